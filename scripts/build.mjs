@@ -1,0 +1,48 @@
+// Bundles the three entry points with esbuild. Type checking is separate (`npm run compile`).
+import * as esbuild from 'esbuild';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = dirname(dirname(fileURLToPath(import.meta.url)));
+const production = process.argv.includes('--production');
+const watch = process.argv.includes('--watch');
+
+const common = {
+  bundle: true,
+  platform: 'node',
+  format: 'cjs',
+  sourcemap: !production,
+  minify: production,
+  logLevel: 'warning',
+  absWorkingDir: root,
+};
+
+const builds = [
+  // The extension host: `vscode` is provided by the editor.
+  { ...common, entryPoints: ['src/vscode/extension.ts'], outfile: 'dist/extension.js', target: 'node18', external: ['vscode'] },
+  // The headless CLI runs on the machine's Node (20 or newer).
+  { ...common, entryPoints: ['src/cli/main.ts'], outfile: 'dist/cli.js', target: 'node20' },
+  // The sandbox runs on Node >= 22 and resolves isolated-vm from sandbox/node_modules.
+  { ...common, entryPoints: ['sandbox/main.ts'], outfile: 'sandbox/dist/main.js', target: 'node22', external: ['isolated-vm'] },
+];
+
+const present = (await Promise.all(builds.map(async (b) => ((await exists(join(root, b.entryPoints[0]))) ? b : undefined)))).filter(Boolean);
+
+async function exists(p) {
+  try {
+    await import('node:fs/promises').then((fs) => fs.access(p));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+if (watch) {
+  for (const b of present) (await esbuild.context(b)).watch();
+} else {
+  await Promise.all(present.map((b) => esbuild.build(b)));
+  // A CommonJS marker so Node never treats the sandbox bundle as ESM, whatever package.json says above it.
+  mkdirSync(join(root, 'sandbox', 'dist'), { recursive: true });
+  writeFileSync(join(root, 'sandbox', 'dist', 'package.json'), '{ "type": "commonjs" }\n');
+}
