@@ -8,4 +8,4 @@ if (!existsSync(cli)) {
   process.stderr.write('airlock: dist/cli.js is missing. Run `npm install` (or `npm run build`) in the Agent Airlock folder first.\n');
   process.exit(2);
 }
-require(cli);
+require(cli).runCli();

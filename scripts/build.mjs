@@ -1,6 +1,6 @@
 // Bundles the three entry points with esbuild. Type checking is separate (`npm run compile`).
 import * as esbuild from 'esbuild';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -8,7 +8,9 @@ const root = dirname(dirname(fileURLToPath(import.meta.url)));
 const production = process.argv.includes('--production');
 const watch = process.argv.includes('--watch');
 
+const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 const common = {
+  define: { AIRLOCK_VERSION: JSON.stringify(pkg.version) },
   bundle: true,
   platform: 'node',
   format: 'cjs',
