@@ -3,6 +3,7 @@ import * as esbuild from 'esbuild';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
 const production = process.argv.includes('--production');
@@ -44,7 +45,17 @@ if (watch) {
   for (const b of present) (await esbuild.context(b)).watch();
 } else {
   await Promise.all(present.map((b) => esbuild.build(b)));
+  await writePolicySchema();
   // A CommonJS marker so Node never treats the sandbox bundle as ESM, whatever package.json says above it.
   mkdirSync(join(root, 'sandbox', 'dist'), { recursive: true });
   writeFileSync(join(root, 'sandbox', 'dist', 'package.json'), '{ "type": "commonjs" }\n');
+}
+
+/** Generates dist/policy.schema.json from the zod schema (src/core/policy/policyJsonSchema.ts). */
+async function writePolicySchema() {
+  const out = await esbuild.build({ ...common, sourcemap: false, entryPoints: ['src/core/policy/policyJsonSchema.ts'], write: false, target: 'node20' });
+  const mod = { exports: {} };
+  new Function('module', 'exports', 'require', out.outputFiles[0].text)(mod, mod.exports, createRequire(import.meta.url));
+  mkdirSync(join(root, 'dist'), { recursive: true });
+  writeFileSync(join(root, 'dist', 'policy.schema.json'), JSON.stringify(mod.exports.policyJsonSchema(), null, 2) + '\n');
 }

@@ -88,7 +88,10 @@ export function unifiedDiff(path: string, before: Buffer | null, after: Buffer |
   if (d.binary) return `--- ${oldName}\n+++ ${newName}\nBinary files differ (${before?.length ?? 0} → ${after?.length ?? 0} bytes)\n`;
   const out = [`--- ${oldName}`, `+++ ${newName}`];
   for (const h of d.hunks) {
-    out.push(`@@ -${h.oldStart},${h.oldLines} +${h.newStart},${h.newLines} @@${d.coarse ? ' (coarse: too many changes for an exact diff)' : ''}`);
+    // Unified-diff convention: an empty side is numbered by the line before it.
+    const oldStart = h.oldLines === 0 ? h.oldStart - 1 : h.oldStart;
+    const newStart = h.newLines === 0 ? h.newStart - 1 : h.newStart;
+    out.push(`@@ -${oldStart},${h.oldLines} +${newStart},${h.newLines} @@${d.coarse ? ' (coarse: too many changes for an exact diff)' : ''}`);
     out.push(...h.lines);
   }
   return out.join('\n') + '\n';

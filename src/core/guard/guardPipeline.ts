@@ -89,7 +89,7 @@ export class GuardPipeline {
     this.now = o.now ?? (() => performance.now());
     this.paths = new PathScope({ workspace: o.workspace, read: scope.read, write: scope.write, deny: scope.deny });
     this.hosts = new HostScope(scope.net);
-    this.rates = new RateLimiter(limits.rate, this.now);
+    this.rates = new RateLimiter(limits.rate, { now: this.now });
     this.breaker = new CircuitBreaker({ failures: breaker.failures, windowMs: breaker.windowMs, now: this.now });
     this.approval = new ApprovalPolicy(o.policy.approval);
   }
@@ -155,7 +155,7 @@ export class GuardPipeline {
           this.haltRun(`the audit log cannot be written (${(auditError as Error).message}); an agent never acts unaudited`);
           return { ok: false, message: refusal.message };
         }
-        if (refusal.decision !== 'halt' && this.breaker.record(refusal.kind)) {
+        if (refusal.decision !== 'halt' && this.breaker.record(refusal.kind).justOpened) {
           await this.alert(`circuit breaker opened: ${this.o.policy.breaker.failures} failures or denials within ${this.o.policy.breaker.windowMs} ms`, 'breaker');
           this.haltRun(`circuit breaker opened after ${this.o.policy.breaker.failures} failures or denials within ${this.o.policy.breaker.windowMs} ms`);
         }
