@@ -184,7 +184,8 @@ function hasAt(raw: string): boolean {
 
 /** Agent text in a message: quoted, escaped and cut short, so it cannot forge log lines. */
 function show(raw: string): string {
-  return JSON.stringify(raw.length > 200 ? `${raw.slice(0, 200)}…` : raw);
+  const cut = raw.length > 200 ? `${raw.slice(0, 200)}…` : raw;
+  return JSON.stringify(cut).replace(/[\p{Cf}\p{Zl}\p{Zp}]/gu, (c) => `\\u${c.codePointAt(0)!.toString(16).padStart(4, '0')}`);
 }
 
 function deny(reason: HostDenialReason, message: string): HostCheck {
