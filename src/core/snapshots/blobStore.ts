@@ -1,0 +1,176 @@
+// Content-addressed storage for the bytes a snapshot needs: one file per distinct content, named by its sha256.
+// Identical content across snapshots is stored once; retention deletes a blob only when no kept manifest names it.
+import { createHash, randomBytes } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import { join } from 'node:path';
+import { COPY_CHUNK, fsyncDir } from './atomicWrite';
+import { SnapshotError } from './snapshotError';
+import { SHA256_HEX, type FileState } from './snapshotManifest';
+
+/** Files up to this size are read whole (one read, no temp file when the blob exists); larger ones are streamed. */
+const IN_MEMORY_LIMIT = 8 * 1024 * 1024;
+
+export class BlobStore {
+  private readonly tmpDir: string;
+
+  constructor(readonly root: string) {
+    this.tmpDir = join(root, 'tmp');
+  }
+
+  async init(): Promise<void> {
+    await fs.mkdir(this.tmpDir, { recursive: true });
+  }
+
+  pathOf(hash: string): string {
+    return join(this.root, hash.slice(0, 2), hash);
+  }
+
+  /**
+   * Stores the bytes of the regular file at `abs` and returns its state. The blob is durable (fsync'd, renamed
+   * into place, folder fsync'd) before this resolves, so a journal written afterwards may rely on it.
+   */
+  async putFile(abs: string): Promise<FileState> {
+    const src = await fs.open(abs, 'r');
+    try {
+      const st = await src.stat();
+      if (!st.isFile()) throw new SnapshotError('unsupported-file', `${abs} is not a regular file.`);
+      const mode = st.mode & 0o7777;
+      if (st.size <= IN_MEMORY_LIMIT) {
+        const data = await src.readFile();
+        const hash = sha256(data);
+        await this.putBuffer(hash, data);
+        return { hash, size: data.length, mode };
+      }
+      return { ...(await this.putStream(src)), mode };
+    } finally {
+      await src.close();
+    }
+  }
+
+  /** Stores `data` under `hash` (which the caller computed) unless an intact-looking copy is there already. */
+  async putBuffer(hash: string, data: Buffer): Promise<void> {
+    const final = this.pathOf(hash);
+    if (await sizeIs(final, data.length)) return;
+    const tmp = this.tmpPath();
+    const fh = await fs.open(tmp, 'wx', 0o444);
+    try {
+      let off = 0;
+      while (off < data.length) off += (await fh.write(data, off, data.length - off)).bytesWritten;
+      await fh.sync();
+    } catch (err) {
+      await fh.close().catch(() => undefined);
+      await fs.rm(tmp, { force: true });
+      throw err;
+    }
+    await fh.close();
+    await this.publish(tmp, final);
+  }
+
+  private async putStream(src: fs.FileHandle): Promise<{ hash: string; size: number }> {
+    const tmp = this.tmpPath();
+    const out = await fs.open(tmp, 'wx', 0o444);
+    const h = createHash('sha256');
+    let size = 0;
+    try {
+      const buf = Buffer.allocUnsafe(COPY_CHUNK);
+      for (;;) {
+        const { bytesRead } = await src.read(buf, 0, buf.length, null);
+        if (bytesRead === 0) break;
+        const chunk = buf.subarray(0, bytesRead);
+        h.update(chunk);
+        let off = 0;
+        while (off < chunk.length) off += (await out.write(chunk, off, chunk.length - off)).bytesWritten;
+        size += bytesRead;
+      }
+      await out.sync();
+    } catch (err) {
+      await out.close().catch(() => undefined);
+      await fs.rm(tmp, { force: true });
+      throw err;
+    }
+    await out.close();
+    const hash = h.digest('hex');
+    const final = this.pathOf(hash);
+    if (await sizeIs(final, size)) await fs.rm(tmp, { force: true });
+    else await this.publish(tmp, final);
+    return { hash, size };
+  }
+
+  private async publish(tmp: string, final: string): Promise<void> {
+    const shard = join(final, '..');
+    await fs.mkdir(shard, { recursive: true });
+    await fs.rename(tmp, final);
+    await fsyncDir(shard);
+  }
+
+  private tmpPath(): string {
+    return join(this.tmpDir, `${process.pid}-${randomBytes(6).toString('hex')}`);
+  }
+
+  /** Re-hashes a blob; a missing or damaged blob is refused before anything is restored from it. */
+  async verify(hash: string, size: number): Promise<void> {
+    const p = this.pathOf(hash);
+    let actual: string;
+    let actualSize = 0;
+    try {
+      const h = createHash('sha256');
+      const fh = await fs.open(p, 'r');
+      try {
+        const buf = Buffer.allocUnsafe(Math.min(COPY_CHUNK, Math.max(size, 1)));
+        for (;;) {
+          const { bytesRead } = await fh.read(buf, 0, buf.length, null);
+          if (bytesRead === 0) break;
+          h.update(buf.subarray(0, bytesRead));
+          actualSize += bytesRead;
+        }
+      } finally {
+        await fh.close();
+      }
+      actual = h.digest('hex');
+    } catch (err) {
+      throw new SnapshotError('damaged-blob', `The stored copy ${hash.slice(0, 12)}… is missing or unreadable (${(err as Error).message}); nothing was restored.`, {}, { cause: err });
+    }
+    if (actual !== hash || actualSize !== size) {
+      throw new SnapshotError('damaged-blob', `The stored copy ${hash.slice(0, 12)}… is damaged (its bytes hash to ${actual.slice(0, 12)}…, ${actualSize} bytes); nothing was restored.`);
+    }
+  }
+
+  /** Deletes every blob not in `keep`, and leftover temp files. Call only while holding the store lock. */
+  async sweep(keep: ReadonlySet<string>): Promise<number> {
+    let removed = 0;
+    for (const tmp of await readdirOrEmpty(this.tmpDir)) {
+      await fs.rm(join(this.tmpDir, tmp), { force: true });
+    }
+    for (const shard of await readdirOrEmpty(this.root)) {
+      if (!/^[0-9a-f]{2}$/.test(shard)) continue;
+      const dir = join(this.root, shard);
+      for (const name of await readdirOrEmpty(dir)) {
+        if (SHA256_HEX.test(name) && keep.has(name)) continue;
+        await fs.rm(join(dir, name), { force: true });
+        removed++;
+      }
+    }
+    return removed;
+  }
+}
+
+export function sha256(data: Buffer): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+async function sizeIs(p: string, size: number): Promise<boolean> {
+  try {
+    return (await fs.stat(p)).size === size;
+  } catch {
+    return false;
+  }
+}
+
+async function readdirOrEmpty(dir: string): Promise<string[]> {
+  try {
+    return await fs.readdir(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw err;
+  }
+}

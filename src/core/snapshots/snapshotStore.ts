@@ -1,0 +1,770 @@
+// The snapshot store: applies approved changes after snapshotting exactly the paths they touch, and rolls any
+// snapshot back byte-exactly. On-disk layout, crash safety and retention are described in docs/snapshots.md.
+import { randomBytes } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import { dirname, join } from 'node:path';
+import type { AuditSink } from '../audit/auditSink';
+import type { AuditEventInput } from '../../protocol/auditEvent';
+import type { ProposedChange } from '../staging/proposedChange';
+import { fsyncDir, unlinkDurable, writeFileAtomic, writeJsonAtomic, type WriteSource } from './atomicWrite';
+import { BlobStore, sha256 } from './blobStore';
+import { SnapshotError, snapshotErrorFromFs, type RollbackConflict } from './snapshotError';
+import { fileChange, SnapshotJournal, SnapshotManifest, type FileChange, type FileState, type Snapshot, type SnapshotFile } from './snapshotManifest';
+import { withStoreLock } from './storeLock';
+import { lstatOrNull, readFileState, resolveInWorkspace, type ResolvedPath } from './workspacePaths';
+
+export interface SnapshotStoreOptions {
+  /** Keep at least the newest N snapshots (default 100, minimum 1). */
+  readonly keepLast?: number;
+  /** Keep every snapshot younger than D days (default 30). A snapshot is kept when either rule keeps it. */
+  readonly keepDays?: number;
+  /** Where apply and rollback events go. Each is durable before the workspace changes. */
+  readonly audit?: AuditSink;
+  /** How long to wait for another process that holds the store (default 15 s). */
+  readonly lockTimeoutMs?: number;
+  /** The clock retention uses; tests pass their own. */
+  readonly now?: () => Date;
+}
+
+export interface ApplyMeta {
+  readonly runId: string;
+  readonly agent: string;
+  /** Who approved the apply: `policy`, `system` or `human:<name>`. */
+  readonly actor: string;
+}
+
+export interface ApplyOptions {
+  /**
+   * Apply even where the workspace no longer holds a change's `before` content (someone edited the file since
+   * the run read it). The overwritten bytes are still snapshotted, so a rollback brings them back.
+   */
+  readonly force?: boolean;
+}
+
+export interface RollbackOptions {
+  /** Roll back even files changed since the snapshot's operation wrote them. Their current bytes are snapshotted (redo brings them back). */
+  readonly force?: boolean;
+  /** The workspace to restore into, when it moved since the snapshot was taken. */
+  readonly workspace?: string;
+  /** Who asked: `human:<name>` in the editor and the CLI. Default `system`. */
+  readonly actor?: string;
+}
+
+export interface RollbackFilePlan {
+  readonly path: string;
+  /** What the rollback does to the file. */
+  readonly change: FileChange;
+  readonly current: FileState | null;
+  readonly target: FileState | null;
+  /** The file changed since the snapshot's operation wrote it. */
+  readonly conflict: boolean;
+}
+
+export interface RollbackPlan {
+  readonly snapshot: Snapshot;
+  readonly workspace: string;
+  readonly files: readonly RollbackFilePlan[];
+  readonly conflicts: readonly RollbackConflict[];
+}
+
+export interface RollbackResult {
+  /** The snapshot taken of the rollback itself: roll it back to redo. */
+  readonly snapshot: Snapshot;
+  /** The snapshot that was undone. */
+  readonly target: string;
+  /** Conflicts that `force` overrode (their bytes are in `snapshot`). */
+  readonly overridden: readonly RollbackConflict[];
+  /** Folders the undone operation had created that were kept because something else is in them now. */
+  readonly keptDirs: readonly string[];
+}
+
+export interface RecoveryReport {
+  /** Interrupted applies (and failed rollbacks) returned to their before state. */
+  readonly undone: readonly string[];
+  /** Interrupted rollbacks carried through to the end. */
+  readonly completed: readonly string[];
+  /** Files that matched neither side of an interrupted operation (edited meanwhile): left as they are. */
+  readonly leftAlone: readonly { readonly snapshot: string; readonly path: string }[];
+  /** Journals that could not be recovered now (they are kept and retried on the next open). */
+  readonly failed: readonly { readonly snapshot: string; readonly error: string }[];
+}
+
+export interface PruneResult {
+  readonly removedSnapshots: readonly string[];
+  readonly removedBlobs: number;
+}
+
+const DEFAULT_KEEP_LAST = 100;
+const DEFAULT_KEEP_DAYS = 30;
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+export class SnapshotStore {
+  private readonly blobs: BlobStore;
+  private readonly manifestsDir: string;
+  private readonly journalDir: string;
+  private readonly lockPath: string;
+  private readonly cache = new Map<string, SnapshotManifest>();
+  private readonly damaged = new Set<string>();
+  private forbidden: string[] = [];
+
+  private constructor(
+    /** `<stateDir>/snapshots`: everything this store owns. */
+    readonly dir: string,
+    private readonly options: SnapshotStoreOptions,
+  ) {
+    this.blobs = new BlobStore(join(dir, 'blobs'));
+    this.manifestsDir = join(dir, 'manifests');
+    this.journalDir = join(dir, 'journal');
+    this.lockPath = join(dir, 'lock');
+  }
+
+  /** Opens (creating when needed) the store under `stateDir`, finishes or undoes any interrupted operation, and applies retention. */
+  static async open(stateDir: string, options: SnapshotStoreOptions = {}): Promise<SnapshotStore> {
+    if (options.keepLast !== undefined && !(Number.isInteger(options.keepLast) && options.keepLast >= 1)) {
+      throw new RangeError(`keepLast must be a whole number of at least 1 (got ${options.keepLast}).`);
+    }
+    if (options.keepDays !== undefined && !(options.keepDays >= 0)) throw new RangeError(`keepDays must be 0 or more (got ${options.keepDays}).`);
+    const dir = join(stateDir, 'snapshots');
+    const store = new SnapshotStore(dir, options);
+    await fs.mkdir(store.manifestsDir, { recursive: true });
+    await fs.mkdir(store.journalDir, { recursive: true });
+    await store.blobs.init();
+    store.forbidden = [await fs.realpath(stateDir)];
+    await store.exclusive(async () => {
+      await store.recoverLocked();
+      await store.pruneLocked(true);
+    });
+    return store;
+  }
+
+  // ---------------------------------------------------------------------------------------------- apply
+
+  /**
+   * Applies `changes` to `workspace`: snapshots exactly the touched paths, then writes each file atomically.
+   * All or nothing: if any write fails, what was written is restored and the error is thrown.
+   * Refuses (`stale`) when a file no longer holds the change's `before` content, unless `force`.
+   */
+  async apply(workspace: string, changes: readonly ProposedChange[], meta: ApplyMeta, options: ApplyOptions = {}): Promise<Snapshot> {
+    return this.exclusive(async () => {
+      const ws = await realWorkspace(workspace);
+      const resolved = await this.planApplyPaths(ws, changes);
+      const id = await this.newId();
+      const files: SnapshotFile[] = [];
+      const stale: string[] = [];
+      const contents = new Map<string, Buffer>();
+      for (let i = 0; i < changes.length; i++) {
+        const c = changes[i]!;
+        const r = resolved[i]!;
+        const before = await this.capture(r);
+        const expected = c.before === null ? null : sha256(c.before);
+        if ((before?.hash ?? null) !== expected) stale.push(c.path);
+        const after = c.after === null ? null : { hash: sha256(c.after), size: c.after.length, mode: before?.mode ?? 0o644 };
+        if (c.after !== null) contents.set(c.path, c.after);
+        files.push({ path: c.path, before, after });
+      }
+      if (stale.length > 0 && !options.force) {
+        throw new SnapshotError('stale', `Not applied: ${stale.length === 1 ? `${stale[0]} has` : `${stale.length} files have`} changed since the run read ${stale.length === 1 ? 'it' : 'them'} (${stale.join(', ')}). Review the change again, or apply with force to overwrite (the current bytes are snapshotted).`, { paths: stale });
+      }
+      const createdDirs = plannedDirs(resolved.filter((_, i) => changes[i]!.after !== null));
+      const manifest: SnapshotManifest = {
+        version: 1,
+        id,
+        seq: this.nextSeq(),
+        kind: 'apply',
+        createdAt: this.now().toISOString(),
+        runId: meta.runId,
+        agent: meta.agent,
+        actor: meta.actor,
+        workspace: ws,
+        files,
+        createdDirs,
+        removedDirs: [],
+        forced: options.force === true && stale.length > 0,
+      };
+      const source = (f: SnapshotFile): WriteSource => ({ kind: 'buffer', data: contents.get(f.path)! });
+      const done = await this.runJournaled(manifest, 'undo', source, {
+        type: 'apply',
+        runId: meta.runId,
+        agent: meta.agent,
+        actor: meta.actor,
+        args: { snapshot: id, files: files.map((f) => ({ path: f.path, kind: fileChange(f) })), ...(manifest.forced ? { forced: true, stale } : {}) },
+      });
+      await this.pruneLocked(false);
+      return this.withState(done.manifest);
+    });
+  }
+
+  /** Validates and resolves every path of an apply before anything is read or written. */
+  private async planApplyPaths(ws: string, changes: readonly ProposedChange[]): Promise<ResolvedPath[]> {
+    if (changes.length === 0) throw new SnapshotError('invalid-change', 'Nothing to apply: the change list is empty.');
+    const seen = new Set<string>();
+    const written = new Set<string>();
+    const deleted = new Set<string>();
+    for (const c of changes) {
+      const badContent =
+        (c.kind === 'delete' && c.after !== null) || (c.kind !== 'delete' && !Buffer.isBuffer(c.after)) || (c.before !== null && !Buffer.isBuffer(c.before));
+      if (badContent) throw new SnapshotError('invalid-change', `The ${c.kind} of ${c.path} has content that does not match its kind.`, { paths: [c.path] });
+      if (seen.has(c.path)) throw new SnapshotError('invalid-change', `${c.path} appears twice in one apply.`, { paths: [c.path] });
+      seen.add(c.path);
+      (c.after === null ? deleted : written).add(c.path);
+    }
+    const out: ResolvedPath[] = [];
+    for (const c of changes) {
+      const r = await resolveInWorkspace(ws, c.path, this.forbidden);
+      const segs = c.path.split('/');
+      for (let i = 1; i < segs.length; i++) {
+        const parent = segs.slice(0, i).join('/');
+        if (written.has(parent)) throw new SnapshotError('invalid-change', `${c.path} is inside ${parent}, which the same apply writes as a file.`, { paths: [c.path, parent] });
+      }
+      if (r.fileParent !== undefined && c.after !== null) {
+        // A file in the way may go if the same apply deletes it; its folder is then created in its place.
+        if (!deleted.has(r.fileParent)) {
+          throw new SnapshotError('not-a-directory', `${c.path} cannot be written: ${r.fileParent} is a file, not a folder.`, { paths: [c.path] });
+        }
+        const depth = r.fileParent.split('/').length;
+        const missing = segs.slice(0, -1).map((_, i) => segs.slice(0, i + 1).join('/')).slice(depth - 1);
+        out.push({ rel: r.rel, abs: r.abs, missingDirs: missing });
+        continue;
+      }
+      out.push(r);
+    }
+    return out;
+  }
+
+  /** Stores the current bytes of a path as a blob (null when the path does not exist). */
+  private async capture(r: ResolvedPath): Promise<FileState | null> {
+    if (r.fileParent !== undefined || r.missingDirs.length > 0) return null;
+    try {
+      const st = await lstatOrNull(r.abs);
+      if (!st) return null;
+      if (!st.isFile()) throw new SnapshotError('unsupported-file', `${r.rel} is ${st.isDirectory() ? 'a folder' : 'a symlink or special file'}; only regular files can be changed and snapshotted.`, { paths: [r.rel] });
+      return await this.blobs.putFile(r.abs);
+    } catch (err) {
+      throw snapshotErrorFromFs(err, 'Could not snapshot', r.rel);
+    }
+  }
+
+  // ------------------------------------------------------------------------------------------- rollback
+
+  /** What a rollback would do, without doing it: for previews and for asking about conflicts. */
+  async planRollback(ref: string, options: Pick<RollbackOptions, 'workspace'> = {}): Promise<RollbackPlan> {
+    const snapshot = await this.resolve(ref);
+    const ws = await realWorkspace(options.workspace ?? snapshot.workspace);
+    const files: RollbackFilePlan[] = [];
+    const conflicts: RollbackConflict[] = [];
+    for (const f of snapshot.files) {
+      const r = await resolveInWorkspace(ws, f.path, this.forbidden);
+      const current = r.fileParent !== undefined ? null : await readFileState(r.abs, f.path);
+      const conflict = (current?.hash ?? null) !== (f.after?.hash ?? null);
+      if (conflict) conflicts.push({ path: f.path, expected: f.after?.hash ?? null, actual: current?.hash ?? null });
+      files.push({ path: f.path, change: fileChange({ before: current, after: f.before }), current, target: f.before, conflict });
+    }
+    return { snapshot, workspace: ws, files, conflicts };
+  }
+
+  /**
+   * Restores every file of snapshot `ref` to its state before the snapshot's operation, byte-exact, and removes
+   * the folders that operation created. Refuses (`conflicts`) when any file changed since, unless `force`.
+   * The rollback is itself a snapshot: rolling that one back is a redo.
+   */
+  async rollback(ref: string, options: RollbackOptions = {}): Promise<RollbackResult> {
+    return this.exclusive(async () => {
+      const target = await this.resolve(ref);
+      if (target.state === 'rolled-back') {
+        throw new SnapshotError('already-rolled-back', `Snapshot ${target.id} was already rolled back by ${target.rolledBackBy}. To redo it, roll back ${target.rolledBackBy}.`, { snapshotId: target.id });
+      }
+      const ws = await realWorkspace(options.workspace ?? target.workspace);
+      // Every byte to restore is checked first, so a damaged store never leaves a half-restored workspace.
+      for (const f of target.files) {
+        if (f.before) await this.blobs.verify(f.before.hash, f.before.size).catch((err: unknown) => {
+          throw SnapshotError.is(err) ? new SnapshotError(err.reason, `Cannot roll back ${target.id}: ${f.path}: ${err.message}`, { paths: [f.path], snapshotId: target.id }, { cause: err }) : err;
+        });
+      }
+      const resolved: ResolvedPath[] = [];
+      for (const f of target.files) resolved.push(await resolveInWorkspace(ws, f.path, this.forbidden));
+      const files: SnapshotFile[] = [];
+      const conflicts: RollbackConflict[] = [];
+      for (let i = 0; i < target.files.length; i++) {
+        const f = target.files[i]!;
+        // A folder the target created where it had deleted a file counts as absent: the rollback removes it.
+        const isCreatedDir = target.createdDirs.includes(f.path) && (await lstatOrNull(resolved[i]!.abs))?.isDirectory() === true;
+        const current = isCreatedDir ? null : await this.capture(resolved[i]!);
+        if ((current?.hash ?? null) !== (f.after?.hash ?? null)) conflicts.push({ path: f.path, expected: f.after?.hash ?? null, actual: current?.hash ?? null });
+        files.push({ path: f.path, before: current, after: f.before });
+      }
+      if (conflicts.length > 0 && !options.force) {
+        throw new SnapshotError(
+          'conflicts',
+          `Not rolled back: ${conflicts.length === 1 ? '1 file was' : `${conflicts.length} files were`} changed after snapshot ${target.id} wrote ${conflicts.length === 1 ? 'it' : 'them'}: ${conflicts.map((c) => c.path).join(', ')}. Roll back with force to overwrite (the current bytes are snapshotted, so it can be redone).`,
+          { conflicts, snapshotId: target.id },
+        );
+      }
+      const restoring = new Set(files.filter((f) => f.after !== null).map((f) => f.path));
+      for (let i = 0; i < files.length; i++) {
+        const r = resolved[i]!;
+        if (files[i]!.after !== null && r.fileParent !== undefined && !files.some((g) => g.path === r.fileParent && g.after === null)) {
+          throw new SnapshotError('not-a-directory', `Cannot restore ${r.rel}: ${r.fileParent} is a file now. Move it away and try again.`, { paths: [r.rel] });
+        }
+      }
+      const createdDirs = plannedDirs(resolved.filter((r) => restoring.has(r.rel)));
+      const removedDirs: string[] = [];
+      for (const d of target.createdDirs) if ((await lstatOrNull(join(ws, ...d.split('/'))))?.isDirectory()) removedDirs.push(d);
+      const id = await this.newId();
+      const manifest: SnapshotManifest = {
+        version: 1,
+        id,
+        seq: this.nextSeq(),
+        kind: 'rollback',
+        createdAt: this.now().toISOString(),
+        runId: target.runId,
+        agent: target.agent,
+        actor: options.actor ?? 'system',
+        workspace: ws,
+        files,
+        createdDirs,
+        removedDirs,
+        rollsBack: target.id,
+        forced: conflicts.length > 0,
+      };
+      const source = (f: SnapshotFile): WriteSource => ({ kind: 'blob', path: this.blobs.pathOf(f.after!.hash), hash: f.after!.hash });
+      const done = await this.runJournaled(manifest, 'complete', source, {
+        type: 'rollback',
+        runId: target.runId,
+        agent: target.agent,
+        actor: manifest.actor,
+        args: {
+          snapshot: id,
+          target: target.id,
+          files: files.map((f) => ({ path: f.path, kind: fileChange(f) })),
+          ...(conflicts.length > 0 ? { forced: true, overridden: conflicts.map((c) => c.path) } : {}),
+        },
+      });
+      await this.pruneLocked(false);
+      const kept = removedDirs.filter((d) => !done.manifest.removedDirs.includes(d));
+      return { snapshot: this.withState(done.manifest), target: target.id, overridden: conflicts, keptDirs: kept };
+    });
+  }
+
+  // ------------------------------------------------------------------------------ journaled execution
+
+  /**
+   * The one path every workspace change takes: journal (fsync'd) → audit event (durable) → writes → manifest
+   * (the commit point) → journal removed. A failure before the commit undoes the writes and throws.
+   */
+  private async runJournaled(
+    planned: SnapshotManifest,
+    recovery: 'undo' | 'complete',
+    source: (f: SnapshotFile) => WriteSource,
+    event: AuditEventInput,
+  ): Promise<{ manifest: SnapshotManifest }> {
+    const journalPath = join(this.journalDir, `${planned.id}.json`);
+    const journal: SnapshotJournal = { version: 1, recovery, pid: process.pid, manifest: planned };
+    await writeJsonAtomic(journalPath, journal);
+    if (this.options.audit) {
+      try {
+        await this.options.audit.append(event);
+      } catch (err) {
+        await unlinkDurable(journalPath);
+        throw new SnapshotError('audit-failed', `Not ${planned.kind === 'apply' ? 'applied' : 'rolled back'}: the audit log did not record the ${planned.kind} (${(err as Error).message}).`, { snapshotId: planned.id }, { cause: err });
+      }
+    }
+    let manifest: SnapshotManifest;
+    try {
+      manifest = await this.forward(planned, source);
+    } catch (err) {
+      const failure = snapshotErrorFromFs(err, planned.kind === 'apply' ? 'Could not apply' : 'Could not roll back', errPath(err) ?? planned.id);
+      try {
+        await this.reconcile(planned, 'before');
+        await unlinkDurable(journalPath);
+      } catch (undoErr) {
+        throw new SnapshotError('undo-failed', `${failure.message} Undoing the partial ${planned.kind} failed too (${(undoErr as Error).message}); it will be retried the next time the store is opened.`, { snapshotId: planned.id }, { cause: err });
+      }
+      await this.auditNote(planned, `${planned.kind} ${planned.id} failed and was undone; the workspace is as it was: ${failure.message}`);
+      throw failure;
+    }
+    await writeJsonAtomic(join(this.manifestsDir, `${manifest.id}.json`), manifest);
+    this.cache.set(manifest.id, manifest);
+    await unlinkDurable(journalPath);
+    return { manifest };
+  }
+
+  /** Carries out a planned operation: deletions, folder removals, folder creations, then atomic writes. */
+  private async forward(m: SnapshotManifest, source: (f: SnapshotFile) => WriteSource): Promise<SnapshotManifest> {
+    const ws = m.workspace;
+    const abs = (rel: string) => join(ws, ...rel.split('/'));
+    const touched = new Set<string>();
+    for (const f of m.files) {
+      if (f.after !== null || f.before === null) continue;
+      await fs.rm(abs(f.path), { force: true }).catch((err: unknown) => {
+        throw snapshotErrorFromFs(err, 'Could not delete', f.path);
+      });
+      touched.add(dirname(abs(f.path)));
+    }
+    const removed: string[] = [];
+    for (const d of [...m.removedDirs].reverse()) {
+      if (await rmdirIfEmpty(abs(d))) {
+        removed.push(d);
+        touched.add(dirname(abs(d)));
+      }
+    }
+    const created: string[] = [];
+    for (const d of m.createdDirs) {
+      try {
+        await fs.mkdir(abs(d));
+        created.push(d);
+        touched.add(dirname(abs(d)));
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'EEXIST' && (await fs.stat(abs(d))).isDirectory()) continue;
+        throw snapshotErrorFromFs(err, 'Could not create the folder', d);
+      }
+    }
+    const files: SnapshotFile[] = [];
+    for (let i = 0; i < m.files.length; i++) {
+      const f = m.files[i]!;
+      if (f.after === null) {
+        files.push(f);
+        continue;
+      }
+      // A rollback restores the recorded mode; an apply keeps the mode of the file it replaces.
+      const mode = m.kind === 'rollback' ? f.after.mode : f.before?.mode;
+      const target = abs(f.path);
+      try {
+        const finalMode = await writeFileAtomic(target, tmpPathFor(target, m.id, i), source(f), mode);
+        files.push({ ...f, after: { ...f.after, mode: finalMode } });
+      } catch (err) {
+        throw snapshotErrorFromFs(err, 'Could not write', f.path);
+      }
+      touched.add(dirname(target));
+    }
+    for (const d of touched) await fsyncDir(d);
+    return { ...m, files, createdDirs: created, removedDirs: [...removed].reverse() };
+  }
+
+  /**
+   * Takes every file of `m` to one side (`before`: undo; `after`: complete), judging by what is on disk, so it
+   * can run any number of times. A file that matches neither side was edited meanwhile and is left alone.
+   */
+  private async reconcile(m: SnapshotManifest, side: 'before' | 'after'): Promise<{ leftAlone: string[]; createdDirs: string[]; removedDirs: string[] }> {
+    const ws = m.workspace;
+    const abs = (rel: string) => join(ws, ...rel.split('/'));
+    const other = side === 'before' ? 'after' : 'before';
+    const dirsToRemove = side === 'before' ? m.createdDirs : m.removedDirs;
+    const dirsToCreate = side === 'before' ? m.removedDirs : m.createdDirs;
+    const leftAlone: string[] = [];
+    const pending: { f: SnapshotFile; index: number }[] = [];
+    const touched = new Set<string>();
+    for (let i = 0; i < m.files.length; i++) {
+      const f = m.files[i]!;
+      const target = abs(f.path);
+      await fs.rm(tmpPathFor(target, m.id, i), { force: true }).catch(() => undefined);
+      let current: FileState | null;
+      try {
+        // A folder this side removes, standing where a file goes, counts as absent (it is removed below).
+        const dirInTheWay = dirsToRemove.includes(f.path) && (await lstatOrNull(target))?.isDirectory() === true;
+        current = dirInTheWay ? null : await readFileState(target, f.path);
+      } catch {
+        leftAlone.push(f.path);
+        continue;
+      }
+      const want = f[side];
+      if ((current?.hash ?? null) === (want?.hash ?? null)) {
+        if (want && current && current.mode !== want.mode && side === 'before') await fs.chmod(target, want.mode);
+        continue;
+      }
+      if ((current?.hash ?? null) !== (f[other]?.hash ?? null)) {
+        leftAlone.push(f.path);
+        continue;
+      }
+      if (want === null) {
+        await fs.rm(target, { force: true });
+        touched.add(dirname(target));
+      } else {
+        pending.push({ f, index: i });
+      }
+    }
+    const removedDirs: string[] = [];
+    for (const d of [...dirsToRemove].reverse()) {
+      if (await rmdirIfEmpty(abs(d))) {
+        removedDirs.push(d);
+        touched.add(dirname(abs(d)));
+      }
+    }
+    const createdDirs: string[] = [];
+    const ensureDir = async (rel: string) => {
+      if ((await lstatOrNull(abs(rel)))?.isDirectory()) return;
+      await fs.mkdir(abs(rel));
+      createdDirs.push(rel);
+      touched.add(dirname(abs(rel)));
+    };
+    for (const d of dirsToCreate) await ensureDir(d);
+    for (const { f, index } of pending) {
+      const want = f[side]!;
+      const segs = f.path.split('/');
+      for (let i = 1; i < segs.length; i++) await ensureDir(segs.slice(0, i).join('/'));
+      const target = abs(f.path);
+      await writeFileAtomic(target, tmpPathFor(target, m.id, index), { kind: 'blob', path: this.blobs.pathOf(want.hash), hash: want.hash }, want.mode);
+      touched.add(dirname(target));
+    }
+    for (const d of touched) await fsyncDir(d).catch(() => undefined);
+    return { leftAlone, createdDirs, removedDirs };
+  }
+
+  // ------------------------------------------------------------------------------------------ recovery
+
+  /** Finishes or undoes every interrupted operation. `open` calls it; call it again only after a failed recovery. */
+  async recover(): Promise<RecoveryReport> {
+    return this.exclusive(() => this.recoverLocked());
+  }
+
+  private async recoverLocked(): Promise<RecoveryReport> {
+    const undone: string[] = [];
+    const completed: string[] = [];
+    const leftAlone: { snapshot: string; path: string }[] = [];
+    const failed: { snapshot: string; error: string }[] = [];
+    const names = (await fs.readdir(this.journalDir)).filter((n) => n.endsWith('.json')).sort();
+    for (const name of names) {
+      const journalPath = join(this.journalDir, name);
+      const id = name.slice(0, -'.json'.length);
+      let journal: SnapshotJournal;
+      try {
+        journal = SnapshotJournal.parse(JSON.parse(await fs.readFile(journalPath, 'utf8')));
+      } catch (err) {
+        // A journal is fsync'd before the first workspace write, so one that does not parse was cut off before
+        // anything in the workspace changed: it is safe to set aside.
+        await fs.rename(journalPath, `${journalPath}.damaged`).catch(() => undefined);
+        failed.push({ snapshot: id, error: `unreadable journal set aside (${(err as Error).message})` });
+        continue;
+      }
+      const m = journal.manifest;
+      if (await exists(join(this.manifestsDir, `${m.id}.json`))) {
+        // Died after the commit point: the operation is complete.
+        await unlinkDurable(journalPath);
+        completed.push(m.id);
+        continue;
+      }
+      try {
+        if (journal.recovery === 'complete') {
+          try {
+            const r = await this.reconcile(m, 'after');
+            leftAlone.push(...r.leftAlone.map((path) => ({ snapshot: m.id, path })));
+            const done: SnapshotManifest = {
+              ...m,
+              createdDirs: [...m.createdDirs.filter((d) => !r.createdDirs.includes(d)), ...r.createdDirs],
+              removedDirs: m.removedDirs.filter((d) => r.removedDirs.includes(d)),
+            };
+            await writeJsonAtomic(join(this.manifestsDir, `${m.id}.json`), done);
+            this.cache.set(m.id, done);
+            await unlinkDurable(journalPath);
+            completed.push(m.id);
+            await this.auditNote(m, `The interrupted rollback ${m.id} of ${m.rollsBack} was completed on recovery.`);
+            continue;
+          } catch {
+            // The bytes to restore are unusable (a damaged blob): fall back to putting back what was there.
+          }
+        }
+        const r = await this.reconcile(m, 'before');
+        leftAlone.push(...r.leftAlone.map((path) => ({ snapshot: m.id, path })));
+        await unlinkDurable(journalPath);
+        undone.push(m.id);
+        await this.auditNote(m, `The interrupted ${m.kind} ${m.id} was undone on recovery; the workspace is as it was before it.`);
+      } catch (err) {
+        failed.push({ snapshot: m.id, error: (err as Error).message });
+      }
+    }
+    return { undone, completed, leftAlone, failed };
+  }
+
+  // ----------------------------------------------------------------------------------- listing, lookup
+
+  /** Every snapshot, newest first, with its state. */
+  async list(): Promise<Snapshot[]> {
+    const manifests = await this.loadManifests();
+    return this.withStates(manifests).sort((a, b) => b.seq - a.seq);
+  }
+
+  async get(id: string): Promise<Snapshot> {
+    const all = await this.list();
+    const s = all.find((x) => x.id === id);
+    if (s) return s;
+    if (this.damaged.has(id)) throw new SnapshotError('damaged-manifest', `The manifest of snapshot ${id} is damaged and cannot be used.`, { snapshotId: id });
+    throw new SnapshotError('unknown-snapshot', `There is no snapshot ${id}. \`airlock snapshots\` lists the ones there are.`, { snapshotId: id });
+  }
+
+  /** A snapshot by exact id or by a unique prefix of at least 4 characters. */
+  async resolve(ref: string): Promise<Snapshot> {
+    const all = await this.list();
+    const exact = all.find((s) => s.id === ref);
+    if (exact) return exact;
+    if (this.damaged.has(ref)) return this.get(ref);
+    const matches = ref.length >= 4 ? all.filter((s) => s.id.startsWith(ref)) : [];
+    if (matches.length === 1) return matches[0]!;
+    if (matches.length > 1) {
+      throw new SnapshotError('ambiguous-snapshot', `${ref} matches ${matches.length} snapshots (${matches.map((s) => s.id).join(', ')}); give more of the id.`, { snapshotId: ref });
+    }
+    return this.get(ref);
+  }
+
+  /** The newest apply that is still in effect: what `airlock rollback --last` undoes. */
+  async last(): Promise<Snapshot | undefined> {
+    return (await this.list()).find((s) => s.kind === 'apply' && s.state === 'applied');
+  }
+
+  private async loadManifests(): Promise<SnapshotManifest[]> {
+    const names = new Set((await fs.readdir(this.manifestsDir)).filter((n) => n.endsWith('.json')).map((n) => n.slice(0, -5)));
+    for (const id of [...this.cache.keys()]) if (!names.has(id)) this.cache.delete(id);
+    for (const id of names) {
+      if (this.cache.has(id) || this.damaged.has(id)) continue;
+      try {
+        const m = SnapshotManifest.parse(JSON.parse(await fs.readFile(join(this.manifestsDir, `${id}.json`), 'utf8')));
+        if (m.id !== id) throw new Error(`names ${m.id}`);
+        this.cache.set(id, m);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
+        this.damaged.add(id);
+      }
+    }
+    return [...this.cache.values()];
+  }
+
+  /** A snapshot is in effect unless a rollback that is itself in effect undid it (rollbacks are always newer). */
+  private withStates(manifests: readonly SnapshotManifest[]): Snapshot[] {
+    const byNewest = [...manifests].sort((a, b) => b.seq - a.seq);
+    const undoneBy = new Map<string, string>();
+    const inEffect = new Set<string>();
+    for (const m of byNewest) {
+      if (!undoneBy.has(m.id)) {
+        inEffect.add(m.id);
+        if (m.rollsBack !== undefined && !undoneBy.has(m.rollsBack)) undoneBy.set(m.rollsBack, m.id);
+      }
+    }
+    return byNewest.map((m) => {
+      const by = undoneBy.get(m.id);
+      return by === undefined ? { ...m, state: 'applied' as const } : { ...m, state: 'rolled-back' as const, rolledBackBy: by };
+    });
+  }
+
+  private withState(m: SnapshotManifest): Snapshot {
+    return this.withStates([...this.cache.values()]).find((s) => s.id === m.id) ?? { ...m, state: 'applied' };
+  }
+
+  // ---------------------------------------------------------------------------------------- retention
+
+  /** Applies retention now (it also runs after every apply and rollback, and on open). */
+  async prune(): Promise<PruneResult> {
+    return this.exclusive(() => this.pruneLocked(true));
+  }
+
+  /**
+   * Deletes the manifests no rule keeps, then every blob no remaining manifest or journal names. Blob reference
+   * counts are derived from the manifests each time rather than stored, so a crash can never leave them wrong.
+   */
+  private async pruneLocked(alwaysSweep: boolean): Promise<PruneResult> {
+    const manifests = (await this.loadManifests()).sort((a, b) => b.seq - a.seq);
+    const keepLast = this.options.keepLast ?? DEFAULT_KEEP_LAST;
+    const keepDays = this.options.keepDays ?? DEFAULT_KEEP_DAYS;
+    const cutoff = this.now().getTime() - keepDays * DAY_MS;
+    const drop = manifests.filter((m, i) => i >= keepLast && Date.parse(m.createdAt) < cutoff);
+    if (drop.length === 0 && !alwaysSweep) return { removedSnapshots: [], removedBlobs: 0 };
+    for (const m of drop) {
+      await fs.rm(join(this.manifestsDir, `${m.id}.json`), { force: true });
+      this.cache.delete(m.id);
+    }
+    if (drop.length > 0) await fsyncDir(this.manifestsDir);
+    const keep = new Set<string>();
+    for (const m of this.cache.values()) for (const f of m.files) if (f.before) keep.add(f.before.hash);
+    for (const name of await fs.readdir(this.journalDir)) {
+      try {
+        const j = SnapshotJournal.parse(JSON.parse(await fs.readFile(join(this.journalDir, name), 'utf8')));
+        for (const f of j.manifest.files) {
+          if (f.before) keep.add(f.before.hash);
+          if (f.after) keep.add(f.after.hash);
+        }
+      } catch {
+        // Not a journal we can read; it names no blob we could keep for it.
+      }
+    }
+    // A damaged manifest may still name blobs someone will want to recover by hand: keep them while it exists.
+    if (this.damaged.size > 0) return { removedSnapshots: drop.map((m) => m.id), removedBlobs: 0 };
+    const removedBlobs = await this.blobs.sweep(keep);
+    return { removedSnapshots: drop.map((m) => m.id), removedBlobs };
+  }
+
+  // ------------------------------------------------------------------------------------------- helpers
+
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    return withStoreLock(this.lockPath, this.options.lockTimeoutMs ?? 15_000, fn);
+  }
+
+  private now(): Date {
+    return this.options.now?.() ?? new Date();
+  }
+
+  private nextSeq(): number {
+    let max = 0;
+    for (const m of this.cache.values()) max = Math.max(max, m.seq);
+    return max + 1;
+  }
+
+  /** `YYYYMMDD-HHMMSS-xxxx` (UTC): sortable, readable, short enough to type. */
+  private async newId(): Promise<string> {
+    await this.loadManifests();
+    for (;;) {
+      const d = this.now().toISOString();
+      const id = `${d.slice(0, 4)}${d.slice(5, 7)}${d.slice(8, 10)}-${d.slice(11, 13)}${d.slice(14, 16)}${d.slice(17, 19)}-${randomBytes(2).toString('hex')}`;
+      if (!this.cache.has(id) && !this.damaged.has(id) && !(await exists(join(this.journalDir, `${id}.json`)))) return id;
+    }
+  }
+
+  /** A note in the audit log about something the store did on its own (a failed operation undone, a recovery). */
+  private async auditNote(m: SnapshotManifest, reason: string): Promise<void> {
+    if (!this.options.audit) return;
+    try {
+      await this.options.audit.append({ type: 'alert', runId: m.runId, agent: m.agent, actor: 'system', reason, args: { snapshot: m.id } });
+    } catch {
+      // The workspace is already consistent; a missing note must not turn a clean undo into a failure.
+    }
+  }
+}
+
+async function realWorkspace(workspace: string): Promise<string> {
+  let real: string;
+  try {
+    real = await fs.realpath(workspace);
+  } catch (err) {
+    throw new SnapshotError('invalid-change', `The workspace ${workspace} does not exist.`, {}, { cause: err });
+  }
+  if (!(await fs.stat(real)).isDirectory()) throw new SnapshotError('invalid-change', `The workspace ${workspace} is not a folder.`);
+  return real;
+}
+
+/** The union of the folders that must be created, shallowest first. */
+function plannedDirs(paths: readonly ResolvedPath[]): string[] {
+  const set = new Set<string>();
+  for (const p of paths) for (const d of p.missingDirs) set.add(d);
+  return [...set].sort((a, b) => a.split('/').length - b.split('/').length || (a < b ? -1 : a > b ? 1 : 0));
+}
+
+/** The temp file for entry `index` of operation `id`: short (long names stay under NAME_MAX) and predictable, so recovery can remove leftovers. */
+function tmpPathFor(target: string, id: string, index: number): string {
+  return join(dirname(target), `.airlock-${id}-${index}.tmp`);
+}
+
+async function rmdirIfEmpty(p: string): Promise<boolean> {
+  try {
+    await fs.rmdir(p);
+    return true;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTEMPTY' || code === 'EEXIST' || code === 'ENOTDIR') return false;
+    throw err;
+  }
+}
+
+async function exists(p: string): Promise<boolean> {
+  return (await lstatOrNull(p)) !== null;
+}
+
+function errPath(err: unknown): string | undefined {
+  return SnapshotError.is(err) ? err.paths[0] : undefined;
+}
+

@@ -1,0 +1,138 @@
+// One writer at a time per snapshot store, across processes (the editor and the CLI may share a state folder).
+// A lock file names its owner's pid and boot; a lock whose owner is gone is taken over at once, so a crashed
+// process never blocks the recovery that has to clean up after it.
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { promises as fs } from 'node:fs';
+import { hostname } from 'node:os';
+import { SnapshotError } from './snapshotError';
+
+interface LockOwner {
+  pid: number;
+  host: string;
+  boot: string;
+  token: string;
+}
+
+const STEAL_GUARD_STALE_MS = 10_000;
+/** In-process queue per lock file: two stores in one process wait for each other here, not on the pid check. */
+const inProcess = new Map<string, Promise<unknown>>();
+
+let bootId: string | undefined;
+function currentBoot(): string {
+  if (bootId === undefined) {
+    try {
+      bootId = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+    } catch {
+      bootId = '';
+    }
+  }
+  return bootId;
+}
+
+/** Runs `fn` holding the lock at `lockPath`. */
+export async function withStoreLock<T>(lockPath: string, timeoutMs: number, fn: () => Promise<T>): Promise<T> {
+  const prev = inProcess.get(lockPath) ?? Promise.resolve();
+  const run = prev.catch(() => undefined).then(async () => {
+    const token = await acquire(lockPath, timeoutMs);
+    try {
+      return await fn();
+    } finally {
+      await release(lockPath, token);
+    }
+  });
+  const tail = run.catch(() => undefined);
+  inProcess.set(lockPath, tail);
+  void tail.then(() => {
+    if (inProcess.get(lockPath) === tail) inProcess.delete(lockPath);
+  });
+  return run;
+}
+
+async function acquire(lockPath: string, timeoutMs: number): Promise<string> {
+  const me: LockOwner = { pid: process.pid, host: hostname(), boot: currentBoot(), token: randomBytes(8).toString('hex') };
+  const deadline = Date.now() + timeoutMs;
+  let delay = 5;
+  for (;;) {
+    try {
+      await fs.writeFile(lockPath, JSON.stringify(me), { flag: 'wx' });
+      return me.token;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    const owner = await readOwner(lockPath);
+    if (owner === 'gone') continue;
+    if (owner === 'unreadable' ? await olderThan(lockPath, 5_000) : !alive(owner)) {
+      await steal(lockPath, owner === 'unreadable' ? undefined : owner.token);
+      continue;
+    }
+    if (Date.now() > deadline) {
+      const who = owner === 'unreadable' ? 'another process' : `process ${owner.pid}`;
+      throw new SnapshotError('locked', `The snapshot store is busy (${who} holds ${lockPath}). Try again when it has finished.`);
+    }
+    await new Promise((r) => setTimeout(r, delay));
+    delay = Math.min(delay * 2, 100);
+  }
+}
+
+async function release(lockPath: string, token: string): Promise<void> {
+  const owner = await readOwner(lockPath);
+  if (typeof owner === 'object' && owner.token === token) await fs.rm(lockPath, { force: true });
+}
+
+async function readOwner(lockPath: string): Promise<LockOwner | 'gone' | 'unreadable'> {
+  let text: string;
+  try {
+    text = await fs.readFile(lockPath, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 'gone';
+    throw err;
+  }
+  try {
+    const o = JSON.parse(text) as LockOwner;
+    return typeof o.pid === 'number' && typeof o.token === 'string' ? o : 'unreadable';
+  } catch {
+    // Created but not yet written by its owner, or damaged.
+    return 'unreadable';
+  }
+}
+
+function alive(owner: LockOwner): boolean {
+  // A lock from another machine (a shared folder) or from before a reboot cannot be checked by pid.
+  if (owner.host !== hostname()) return true;
+  if (owner.boot !== currentBoot()) return false;
+  try {
+    process.kill(owner.pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+async function olderThan(p: string, ms: number): Promise<boolean> {
+  try {
+    return Date.now() - (await fs.stat(p)).mtimeMs > ms;
+  } catch {
+    return false;
+  }
+}
+
+/** Removes a dead owner's lock. A guard folder makes sure two stealers cannot remove each other's fresh lock. */
+async function steal(lockPath: string, staleToken: string | undefined): Promise<void> {
+  const guard = `${lockPath}.steal`;
+  try {
+    await fs.mkdir(guard);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    if (await olderThan(guard, STEAL_GUARD_STALE_MS)) await fs.rm(guard, { recursive: true, force: true });
+    else await new Promise((r) => setTimeout(r, 10));
+    return;
+  }
+  try {
+    const owner = await readOwner(lockPath);
+    const same = staleToken === undefined ? owner === 'unreadable' : typeof owner === 'object' && owner.token === staleToken;
+    if (same) await fs.rm(lockPath, { force: true });
+  } finally {
+    await fs.rm(guard, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,122 @@
+// Where a workspace-relative path may lead. The guard pipeline already confines agents; this is the store's own
+// check (defence in depth), done again at apply time because the disk may have changed since the run.
+import { createHash } from 'node:crypto';
+import { promises as fs, type Stats } from 'node:fs';
+import { isAbsolute, join, relative, sep } from 'node:path';
+import { COPY_CHUNK } from './atomicWrite';
+import { SnapshotError } from './snapshotError';
+import type { FileState } from './snapshotManifest';
+
+/** Checks the shape of a workspace-relative path: forward slashes, no `.`/`..`/empty segments, not absolute, not in `.git/`. */
+export function checkRelativePath(p: string): void {
+  if (typeof p !== 'string' || p.length === 0) throw new SnapshotError('invalid-change', 'A change has an empty path.');
+  if (p.includes('\0')) throw new SnapshotError('invalid-change', `The path ${JSON.stringify(p)} contains a NUL byte.`, { paths: [p] });
+  if (p.startsWith('/') || p.startsWith('\\') || /^[a-zA-Z]:/.test(p) || isAbsolute(p)) {
+    throw new SnapshotError('unsafe-path', `The path ${p} is absolute; changes must be relative to the workspace.`, { paths: [p] });
+  }
+  // A backslash is a separator on Windows, so a name containing one would mean different files on different machines.
+  if (p.includes('\\')) throw new SnapshotError('unsafe-path', `The path ${p} contains a backslash; use forward slashes.`, { paths: [p] });
+  const segs = p.split('/');
+  if (segs.some((s) => s === '..')) throw new SnapshotError('unsafe-path', `The path ${p} leaves the workspace (..).`, { paths: [p] });
+  if (segs.some((s) => s === '' || s === '.')) throw new SnapshotError('invalid-change', `The path ${p} is not normalised (empty or "." segment).`, { paths: [p] });
+  if (segs.some((s) => s.toLowerCase() === '.git')) throw new SnapshotError('unsafe-path', `The path ${p} is inside a .git folder, which is never written.`, { paths: [p] });
+}
+
+export function isInside(parent: string, child: string): boolean {
+  const rel = relative(parent, child);
+  return rel === '' || (!rel.startsWith('..' + sep) && rel !== '..' && !isAbsolute(rel));
+}
+
+export interface ResolvedPath {
+  readonly rel: string;
+  readonly abs: string;
+  /** Relative paths of the parent folders that do not exist yet, shallowest first. */
+  readonly missingDirs: readonly string[];
+  /** The relative path of a parent that exists as a file, if any (the path cannot be written unless it goes). */
+  readonly fileParent?: string;
+}
+
+/**
+ * Resolves `rel` under the real workspace path, refusing a symlinked parent that leads outside the workspace
+ * or into the store's state folder, and a target that is a folder or a symlink.
+ */
+export async function resolveInWorkspace(wsReal: string, rel: string, forbidden: readonly string[]): Promise<ResolvedPath> {
+  checkRelativePath(rel);
+  const segs = rel.split('/');
+  const missingDirs: string[] = [];
+  let fileParent: string | undefined;
+  for (let i = 1; i < segs.length; i++) {
+    const relDir = segs.slice(0, i).join('/');
+    const absDir = join(wsReal, ...segs.slice(0, i));
+    if (missingDirs.length > 0 || fileParent !== undefined) {
+      if (fileParent === undefined) missingDirs.push(relDir);
+      continue;
+    }
+    const st = await lstatOrNull(absDir);
+    if (!st) {
+      missingDirs.push(relDir);
+      continue;
+    }
+    if (st.isSymbolicLink()) {
+      const real = await fs.realpath(absDir).catch(() => null);
+      if (real === null || !isInside(wsReal, real)) {
+        throw new SnapshotError('unsafe-path', `The folder ${relDir} is a symlink that leads outside the workspace; ${rel} is not written.`, { paths: [rel] });
+      }
+      const target = await fs.stat(real);
+      if (!target.isDirectory()) fileParent = relDir;
+      else checkNotForbidden(real, rel, forbidden);
+      continue;
+    }
+    if (!st.isDirectory()) fileParent = relDir;
+  }
+  const abs = join(wsReal, ...segs);
+  if (missingDirs.length === 0 && fileParent === undefined) {
+    // The deepest existing parent, resolved, must not be (inside) the state folder.
+    const parentReal = await fs.realpath(join(abs, '..'));
+    if (!isInside(wsReal, parentReal)) throw new SnapshotError('unsafe-path', `${rel} resolves outside the workspace.`, { paths: [rel] });
+    checkNotForbidden(join(parentReal, segs[segs.length - 1]!), rel, forbidden);
+  } else {
+    checkNotForbidden(abs, rel, forbidden);
+  }
+  return fileParent === undefined ? { rel, abs, missingDirs } : { rel, abs, missingDirs, fileParent };
+}
+
+function checkNotForbidden(absReal: string, rel: string, forbidden: readonly string[]): void {
+  for (const f of forbidden) {
+    if (isInside(f, absReal)) throw new SnapshotError('unsafe-path', `${rel} is inside Airlock's own state folder, which is never written by an apply.`, { paths: [rel] });
+  }
+}
+
+export async function lstatOrNull(p: string): Promise<Stats | null> {
+  try {
+    return await fs.lstat(p);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return null;
+    throw err;
+  }
+}
+
+/** The current state of a workspace file (hash streamed, never the whole file in memory), or null when absent. */
+export async function readFileState(abs: string, rel: string): Promise<FileState | null> {
+  const st = await lstatOrNull(abs);
+  if (!st) return null;
+  if (!st.isFile()) {
+    throw new SnapshotError('unsupported-file', `${rel} is ${st.isDirectory() ? 'a folder' : st.isSymbolicLink() ? 'a symlink' : 'not a regular file'}; only regular files are snapshotted.`, { paths: [rel] });
+  }
+  const h = createHash('sha256');
+  const fh = await fs.open(abs, 'r');
+  let size = 0;
+  try {
+    const buf = Buffer.allocUnsafe(Math.min(COPY_CHUNK, Math.max(st.size, 1)));
+    for (;;) {
+      const { bytesRead } = await fh.read(buf, 0, buf.length, null);
+      if (bytesRead === 0) break;
+      h.update(buf.subarray(0, bytesRead));
+      size += bytesRead;
+    }
+  } finally {
+    await fh.close();
+  }
+  return { hash: h.digest('hex'), size, mode: st.mode & 0o7777 };
+}
