@@ -24,14 +24,17 @@ export type RunStartParams = z.infer<typeof RunStartParams>;
 export const RunFailureKind = z.enum(['threw', 'timeout', 'memory', 'syntax', 'import', 'stopped', 'invalid-agent', 'internal']);
 export type RunFailureKind = z.infer<typeof RunFailureKind>;
 
+/** Log lines the run wrote past `maxLogLines` (counted, not sent); absent when none were dropped or the run was cut off. */
+const logLinesDropped = z.number().int().nonnegative().optional();
 export const RunOutcome = z.discriminatedUnion('status', [
-  z.object({ status: z.literal('completed'), resultJson: z.string().optional() }),
+  z.object({ status: z.literal('completed'), resultJson: z.string().optional(), logLinesDropped }),
   z.object({
     status: z.literal('failed'),
     kind: RunFailureKind,
     message: z.string(),
     line: z.number().int().optional(),
     column: z.number().int().optional(),
+    logLinesDropped,
   }),
 ]);
 export type RunOutcome = z.infer<typeof RunOutcome>;
@@ -40,6 +43,9 @@ export type RunOutcome = z.infer<typeof RunOutcome>;
 export const runStopMethod = 'run/stop';
 export const RunStopParams = z.object({ runId: z.string(), reason: z.string() });
 export type RunStopParams = z.infer<typeof RunStopParams>;
+/** `stopped` is false when the sandbox had no such run (already over, or never started). */
+export const RunStopResult = z.object({ stopped: z.boolean() });
+export type RunStopResult = z.infer<typeof RunStopResult>;
 
 /** Host → sandbox request: is the process alive and what is it running on. */
 export const pingMethod = 'sandbox/ping';
@@ -59,6 +65,12 @@ export const ToolCallParams = z.object({
   reason: z.string().optional(),
 });
 export type ToolCallParams = z.infer<typeof ToolCallParams>;
+
+// `args` per built-in tool, as `ctx.*` builds them from the agent's call (keys whose value is undefined are
+// left out; the guard pipeline validates them, src/core/guard/toolArgs.ts):
+//   fs.read {path} · fs.write {path, content} · fs.delete {path} · fs.list {path?} · fs.search {pattern, glob?}
+//   net.fetch {url, method?, headers?, body?} · agent.escalate {question}
+// `ctx.tools.call(name, args)` sends `tool: name` and the agent's `args` as given (`{}` when omitted).
 
 export const ToolCallResult = z.discriminatedUnion('ok', [
   z.object({ ok: z.literal(true), value: z.unknown() }),
