@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { execFileSync } from 'node:child_process';
 import fc from 'fast-check';
 import { GuardConfigError } from '../../src/core/guard/guardConfigError';
 import type { PathAccess, PathDenialReason } from '../../src/core/guard/pathScope';
@@ -16,6 +17,7 @@ import { normalizeAgentPath, PathScope } from '../../src/core/guard/pathScope';
  *          loop -> loop  loopa -> loopb -> loopa  dangling-out -> ../outside/new.txt  dangling-in -> nope/missing
  *          .git/config  sub/.git/HEAD  gitlink -> .git  .airlock/policy.json  secrets/key.pem
  *          secretlink -> secrets/key.pem  hard.txt (hard link of outside/hard.txt)  café.txt (NFC)
+ *          airlink -> .airlock  pipe (a FIFO)
  */
 function makeWorkspace(): { tmp: string; ws: string } {
   const tmp = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'airlock-pathscope-')));
@@ -47,7 +49,9 @@ function makeWorkspace(): { tmp: string; ws: string } {
   fs.symlinkSync('nope/missing', path.join(ws, 'dangling-in'));
   fs.symlinkSync('.git', path.join(ws, 'gitlink'), 'dir');
   fs.symlinkSync('secrets/key.pem', path.join(ws, 'secretlink'));
+  fs.symlinkSync('.airlock', path.join(ws, 'airlink'), 'dir');
   fs.linkSync(path.join(out, 'hard.txt'), path.join(ws, 'hard.txt'));
+  if (process.platform !== 'win32') execFileSync('mkfifo', [path.join(ws, 'pipe')]);
   return { tmp, ws };
 }
 
@@ -107,6 +111,7 @@ describe('PathScope', () => {
     ['.Airlock/state/x write', '.Airlock/state/x', 'write', 'airlock'],
     ['.AIRLOCK read', '.AIRLOCK', 'read', 'airlock'],
     ['nested sub/.airlock', 'sub/.airlock/policy.json', 'read', 'airlock'],
+    ['.airlock reached through a symlink', 'airlink/policy.json', 'read', 'airlock'],
     ['.git. (Windows drops the trailing dot)', '.git./config', 'write', 'trailing-dot-space'],
     ['.git followed by a space', '.git /config', 'write', 'trailing-dot-space'],
     ['.airlock. ', '.airlock./policy.json', 'read', 'trailing-dot-space'],
@@ -156,7 +161,9 @@ describe('PathScope', () => {
     ['deny of a file named in another case', '.ENV', 'read', 'denied'],
     ['deny reached through a symlink', 'secretlink', 'read', 'denied'],
     ['deny on NFC glob, NFD path', 'cafe\u0301/x', 'write', 'denied'],
+    ['nested .env (a deny glob without "/" matches at any depth)', 'api/config/.env', 'write', 'denied'],
     ['write to a file hard-linked from outside', 'hard.txt', 'write', 'hard-link'],
+    ...(process.platform === 'win32' ? [] : ([['a FIFO, whose read would hang', 'pipe', 'read', 'special-file']] as Case[])),
   ];
 
   describe('hostile-path corpus', () => {
@@ -307,7 +314,13 @@ describe('PathScope', () => {
       '.git', '.GIT', '.airlock', 'secrets', 'x', '~', 'C:', '\\', '..\\..', '\uff0e\uff0e', '\u2215', '%2e%2e', ' ', '.. ', 'a\u0000b', 'caf\u0065\u0301',
     );
     const hostilePath = fc.tuple(fc.array(hostileSegment, { maxLength: 8 }), fc.constantFrom('/', '//', '\\', '/./')).map(([segs, sep]) => segs.join(sep));
+    // Names that exist in the fixture (symlinks in and out, loops, special folders), joined the normal way, so that
+    // many generated paths are accepted or get as far as symlink resolution.
+    const fixtureName = fc.constantFrom('src', 'a.ts', 'link-out', 'to-docs', 'linkparent', 'file-out.txt', 'docs', 'docs-link', 'readme.md', 'gitlink', 'config', 'loop', 'loopa', 'dangling-out', 'dangling-in', '.git', 'sub', 'secretlink', 'hard.txt', 'new', '.', '');
+    const fixturePath = fc.array(fixtureName, { minLength: 1, maxLength: 5 }).map((segs) => segs.join('/'));
     const anyText = fc.oneof(
+      fixturePath,
+      fixturePath,
       fc.string({ unit: 'binary', maxLength: 60 }),
       fc.string({ unit: 'grapheme', maxLength: 60 }),
       fc.uint8Array({ maxLength: 80 }).map((b) => Buffer.from(b).toString('latin1')),

@@ -15,7 +15,9 @@
 // - Deny globs and the special folders match case-insensitively (full Unicode upper-then-lower fold, so that
 //   `.gıt` counts as `.git` as it does on NTFS): a deny list must hold on macOS and Windows disks. Read and write
 //   globs match case-sensitively: on a case-insensitive disk that can only refuse more, never allow more.
-// - A deny glob that matches a directory denies everything under it (`node_modules` hides the whole tree).
+// - A deny glob that matches a directory denies everything under it (`node_modules` hides the whole tree), and a
+//   deny glob without a `/` matches a name at any depth, as in .gitignore (`.env` also denies `api/.env`). Both
+//   only ever deny more; read and write globs keep plain picomatch semantics (`*.md` is the root only).
 // - Any segment named `.git` is never writable (nested repositories too); any segment named `.airlock` is never
 //   readable or writable (a nested workspace keeps its policy and state private as well).
 // - Names Windows would silently rewrite are refused on every platform, so one policy means the same everywhere:
@@ -24,6 +26,7 @@
 // - A symlink on the path must resolve inside the workspace; both the logical and the resolved path must pass the
 //   rules. A link that points at nothing or loops is refused rather than guessed at.
 // - Writes to a file with more than one hard link are refused: the other name may be outside the workspace.
+// - FIFOs, sockets and devices are refused: reading a FIFO would hang the call.
 // The check is a snapshot of the disk: whoever finally writes should check again right before the write.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -58,6 +61,7 @@ export type PathDenialReason =
   | 'symlink-loop'
   | 'symlink-dangling'
   | 'hard-link'
+  | 'special-file'
   | 'unresolvable';
 
 export interface PathDenial {
@@ -193,7 +197,7 @@ export class PathScope {
       return { match: compile(glob, 'read'), literal: !scan.isGlob, base: scan.base, rest: scan.glob };
     });
     this.writeGlobs = options.write.map((g) => compile(normalizeGlob(g, 'write'), 'write'));
-    this.denyGlobs = options.deny.map((g) => ({ source: g, match: compile(foldPath(normalizeGlob(g, 'deny')), 'deny') }));
+    this.denyGlobs = options.deny.map((g) => ({ source: g, match: compile(foldPath(normalizeGlob(g, 'deny')), 'deny', true) }));
   }
 
   check(rawPath: unknown, access: PathAccess): PathCheck {
@@ -277,10 +281,11 @@ export class PathScope {
       if (again) return again;
     }
     const absPath = rest.length ? path.join(real, ...rest) : real;
-    if (access === 'write' && rest.length === 0) {
+    if (rest.length === 0) {
       try {
         const st = fs.statSync(real);
-        if (st.isFile() && st.nlink > 1) return deny('hard-link', `Refused ${shown}: the file has other hard links, which may be outside the workspace.`);
+        if (!st.isFile() && !st.isDirectory()) return deny('special-file', `Refused ${shown}: it is not a regular file or folder (a pipe, socket or device).`);
+        if (access === 'write' && st.isFile() && st.nlink > 1) return deny('hard-link', `Refused ${shown}: the file has other hard links, which may be outside the workspace.`);
       } catch (err) {
         return this.fsDenial(errCode(err), shown);
       }
@@ -317,9 +322,10 @@ function normalizeGlob(glob: string, list: 'read' | 'write' | 'deny'): string {
   return g;
 }
 
-function compile(glob: string, list: 'read' | 'write' | 'deny'): Matcher {
+function compile(glob: string, list: 'read' | 'write' | 'deny', anyDepth = false): Matcher {
   try {
-    return picomatch(glob, { dot: true, windows: false });
+    // Not picomatch's `basename` option: it also changes how globs with a `/` match.
+    return picomatch(anyDepth && !glob.includes('/') ? `**/${glob}` : glob, { dot: true, windows: false });
   } catch (err) {
     throw new GuardConfigError('invalid-glob', `Invalid scope.${list} glob ${JSON.stringify(glob)}.`, { cause: err });
   }
