@@ -1,5 +1,6 @@
 // Tool-name patterns: what matches, and which of several matching entries is the most specific.
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import { matchesTool, specificity } from '../../src/core/guard/toolPattern';
 
 describe('toolPattern', () => {
@@ -27,6 +28,24 @@ describe('toolPattern', () => {
       assert.equal(matchesTool(pattern, tool), expected);
     });
   }
+
+  it('agrees with a regular-expression reference on random patterns and names', () => {
+    const alphabet = fc.constantFrom('a', 'b', '.', '*');
+    const text = (chars: fc.Arbitrary<string>) => fc.array(chars, { maxLength: 12 }).map((c) => c.join(''));
+    fc.assert(
+      fc.property(text(alphabet), text(fc.constantFrom('a', 'b', '.')), (pattern, tool) => {
+        const reference = new RegExp(`^${pattern.split('*').map((x) => x.replace(/\./g, '\\.')).join('.*')}$`, 's');
+        return matchesTool(pattern, tool) === reference.test(tool);
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it('stays fast on a hostile tool name', () => {
+    const started = Date.now();
+    assert.equal(matchesTool('a*a*a*a*a*a*a*b', 'a'.repeat(20_000)), false);
+    assert.ok(Date.now() - started < 1000);
+  });
 
   it('ranks exact over fs.* over f* over *, and *.process over *', () => {
     const order = ['*', 'f*', 'fs.*', 'fs.read'].map(specificity);

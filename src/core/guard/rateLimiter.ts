@@ -107,6 +107,8 @@ export class RateLimiter {
     let list = this.byTool.get(tool);
     if (!list) {
       list = this.all.filter((b) => matchesTool(b.pattern, tool));
+      // Tool names come from agent code; keep the cache from growing without bound.
+      if (this.byTool.size >= 1024) this.byTool.clear();
       this.byTool.set(tool, list);
     }
     return list;

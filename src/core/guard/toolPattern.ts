@@ -8,21 +8,33 @@
 
 const EXACT = 1_000_000;
 
-const compiled = new Map<string, RegExp>();
-
 export function isToolPattern(pattern: string): boolean {
   return pattern.includes('*');
 }
 
+/** Wildcard match without regular expressions: linear in practice, never catastrophic on a hostile tool name. */
 export function matchesTool(pattern: string, tool: string): boolean {
   if (!isToolPattern(pattern)) return pattern === tool;
-  let re = compiled.get(pattern);
-  if (!re) {
-    const body = pattern.split('*').map(escapeRegExp).join('.*');
-    re = new RegExp(`^${body}$`, 's');
-    compiled.set(pattern, re);
+  let p = 0;
+  let t = 0;
+  let star = -1; // position in pattern just after the last `*` seen
+  let resume = 0; // position in tool where that `*` currently stops
+  while (t < tool.length) {
+    if (p < pattern.length && pattern[p] === '*') {
+      star = ++p;
+      resume = t;
+    } else if (p < pattern.length && pattern[p] === tool[t]) {
+      p++;
+      t++;
+    } else if (star !== -1) {
+      p = star;
+      t = ++resume;
+    } else {
+      return false;
+    }
   }
-  return re.test(tool);
+  while (p < pattern.length && pattern[p] === '*') p++;
+  return p === pattern.length;
 }
 
 /**
@@ -36,8 +48,4 @@ export function specificity(pattern: string): number {
   const literals = pattern.replace(/\*/g, '').length;
   const wildcards = pattern.length - literals;
   return Math.min(prefix, 999) * 1000 + Math.min(literals, 99) * 10 + Math.max(0, 9 - wildcards);
-}
-
-function escapeRegExp(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
 }
