@@ -19,6 +19,8 @@ const common = {
   minify: production,
   logLevel: 'warning',
   absWorkingDir: root,
+  // Prefer a package's ESM build: jsonc-parser's `main` is a UMD file whose inner requires esbuild cannot follow.
+  mainFields: ['module', 'main'],
 };
 
 const builds = [
