@@ -106,6 +106,7 @@ export class SnapshotStore {
   private readonly cache = new Map<string, SnapshotManifest>();
   private readonly damaged = new Set<string>();
   private forbidden: string[] = [];
+  private recoveredOnOpen: RecoveryReport = { undone: [], completed: [], leftAlone: [], failed: [] };
 
   private constructor(
     /** `<stateDir>/snapshots`: everything this store owns. */
@@ -131,10 +132,15 @@ export class SnapshotStore {
     await store.blobs.init();
     store.forbidden = [await fs.realpath(stateDir)];
     await store.exclusive(async () => {
-      await store.recoverLocked();
+      store.recoveredOnOpen = await store.recoverLocked();
       await store.pruneLocked(true);
     });
     return store;
+  }
+
+  /** What `open` found and did about interrupted operations (worth telling the user when not empty). */
+  get recovered(): RecoveryReport {
+    return this.recoveredOnOpen;
   }
 
   // ---------------------------------------------------------------------------------------------- apply
@@ -521,6 +527,10 @@ export class SnapshotStore {
     const completed: string[] = [];
     const leftAlone: { snapshot: string; path: string }[] = [];
     const failed: { snapshot: string; error: string }[] = [];
+    // Temp files of a journal or manifest write that was cut off: the rename never happened, so nothing relied on them.
+    for (const dir of [this.journalDir, this.manifestsDir]) {
+      for (const n of await fs.readdir(dir)) if (n.endsWith('.tmp')) await fs.rm(join(dir, n), { force: true });
+    }
     const names = (await fs.readdir(this.journalDir)).filter((n) => n.endsWith('.json')).sort();
     for (const name of names) {
       const journalPath = join(this.journalDir, name);
