@@ -228,7 +228,7 @@ export class GuardPipeline {
     if (tool === 'fs.write' || tool === 'fs.delete') {
       const { path } = args as { path: string };
       const rel = this.paths.check(path, 'write');
-      if (rel.ok && this.o.overlay.isNewChange(rel.relPath) && this.o.overlay.changedFileCount() >= limits.maxFilesChanged) {
+      if (rel.ok && this.o.overlay.isNewChange(rel.resolvedRelPath) && this.o.overlay.changedFileCount() >= limits.maxFilesChanged) {
         throw new Refusal(`limit reached: maxFilesChanged ${limits.maxFilesChanged}`, 'limits.maxFilesChanged');
       }
     }
@@ -254,14 +254,13 @@ export class GuardPipeline {
         const access = tool === 'fs.read' ? 'read' : 'write';
         const r = this.paths.check((args as { path: string }).path, access);
         if (!r.ok) throw new Refusal(r.message, `scope.${access === 'read' ? 'read' : 'write'}`);
-        return { rel: r.relPath };
+        // Staged under the resolved path, so a write through an in-workspace symlink changes the real file.
+        return { rel: r.resolvedRelPath };
       }
       case 'fs.list': {
-        const raw = (args as BuiltinArgs<'fs.list'>).path ?? '.';
-        if (raw === '.' || raw === '' || raw === './') return { rel: '' };
-        const r = this.paths.check(raw, 'read');
+        const r = this.paths.checkDir((args as BuiltinArgs<'fs.list'>).path ?? '.');
         if (!r.ok) throw new Refusal(r.message, 'scope.read');
-        return { rel: r.relPath };
+        return { rel: r.resolvedRelPath };
       }
       case 'net.fetch': {
         const a = args as BuiltinArgs<'net.fetch'>;

@@ -36,7 +36,7 @@ export const builtinDefaults: Omit<ResolvedPolicy, 'agent' | 'tools' | 'redactPa
     read: ['**'],
     write: ['**'],
     // Secrets stay out of reach unless a policy says otherwise.
-    deny: ['**/.env', '**/.env.*', '**/*.pem', '**/*.key', '**/id_rsa', '**/id_ed25519'],
+    deny: ['**/.env', '**/.env.*', '**/*.pem', '**/*.key', '**/id_rsa', '**/id_ed25519', '**/.git/config', '**/.npmrc'],
     net: [],
     tools: ['fs.*', 'agent.escalate'],
   },

@@ -120,7 +120,7 @@ export class AgentRuntime {
     const controller = new AbortController();
     let stopReason: string | undefined;
 
-    const overlay = new StagingOverlay(workspace, (rel) => pipeline.pathScope.isVisible(rel));
+    const overlay = new StagingOverlay(workspace, (rel, kind) => pipeline.pathScope.isVisible(rel, kind));
     const tools = new CustomToolRegistry(policy.tools);
     const timer = new PausableTimer(policy.limits.timeoutMs, () => {
       timedOut = true;

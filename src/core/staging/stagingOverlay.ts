@@ -64,7 +64,7 @@ export class StagingOverlay {
    */
   constructor(
     private readonly workspace: string,
-    private readonly visible: (relPath: string) => boolean,
+    private readonly visible: (relPath: string, kind: 'file' | 'dir') => boolean,
     limits: Partial<OverlayLimits> = {},
   ) {
     this.limits = { ...defaultLimits, ...limits };
@@ -156,7 +156,7 @@ export class StagingOverlay {
         if (!out.has(sub)) out.set(sub, { path: sub, type: 'dir', size: 0 });
       }
     }
-    return [...out.values()].filter((e) => this.visible(e.path)).sort((x, y) => (x.path < y.path ? -1 : x.path > y.path ? 1 : 0));
+    return [...out.values()].filter((e) => this.visible(e.path, e.type)).sort((x, y) => (x.path < y.path ? -1 : x.path > y.path ? 1 : 0));
   }
 
   /** Plain-text search (not a regular expression, so a hostile pattern cannot hang the host). */
@@ -189,10 +189,10 @@ export class StagingOverlay {
         if (truncated) return;
         const rel = dir ? `${dir}/${d.name}` : d.name;
         if (d.isDirectory()) {
-          if (!SKIP_DIRS.has(d.name) && this.visible(rel)) walk(rel);
+          if (!SKIP_DIRS.has(d.name) && this.visible(rel, 'dir')) walk(rel);
           continue;
         }
-        if (!d.isFile() || !this.visible(rel) || !include(rel)) continue;
+        if (!d.isFile() || !this.visible(rel, 'file') || !include(rel)) continue;
         seen.add(rel);
         if (++files > this.limits.maxSearchFiles) {
           truncated = true;
@@ -214,7 +214,7 @@ export class StagingOverlay {
       walk('');
       for (const [rel, s] of this.staged) {
         if (truncated) break;
-        if (!seen.has(rel) && s.current && this.visible(rel) && include(rel)) scan(rel, s.current);
+        if (!seen.has(rel) && s.current && this.visible(rel, 'file') && include(rel)) scan(rel, s.current);
       }
     }
     hits.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : a.line - b.line));
