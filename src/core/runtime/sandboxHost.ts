@@ -364,15 +364,17 @@ export class SandboxHost {
     if (!run || run.settled) return this.refuse(method, ErrorCodes.InvalidParams, `${method} for a run that is not running here (${call.runId})`);
     // After a stop nothing more is executed for the run, whatever was already on its way.
     if (run.stopReason !== undefined) return Promise.resolve({ ok: false, message: `the run is being stopped: ${run.stopReason}` });
-    return Promise.resolve()
-      .then(() => run.handlers.onToolCall(call))
-      .then(
-        (answer): ToolCallResult => {
-          const result = ToolCallResult.safeParse(answer);
-          return result.success ? result.data : { ok: false, message: `${call.tool}: internal error: the tool handler gave an invalid answer` };
-        },
-        (error: unknown): ToolCallResult => ({ ok: false, message: `${call.tool}: internal error: ${messageOf(error)}` }),
-      );
+    const failed = (error: unknown): ToolCallResult => ({ ok: false, message: `${call.tool}: internal error: ${messageOf(error)}` });
+    let answer: Promise<ToolCallResult>;
+    try {
+      answer = run.handlers.onToolCall(call);
+    } catch (error) {
+      return Promise.resolve(failed(error));
+    }
+    return Promise.resolve(answer).then((value): ToolCallResult => {
+      const result = ToolCallResult.safeParse(value);
+      return result.success ? result.data : { ok: false, message: `${call.tool}: internal error: the tool handler gave an invalid answer` };
+    }, failed);
   }
 
   private onSandboxNotification(proc: SandboxProcess, method: string, params: unknown): void {
