@@ -18,6 +18,7 @@ const MAX_LOG_CHARS = 16 * 1024;
 const MAX_INFLIGHT = 64;
 /** How often a live run checks whether isolated-vm disposed its isolate (the memory limit does that). */
 const WATCHDOG_MS = 50;
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 const importMessage = 'agents may not import modules: bundle the agent into one file';
 
@@ -66,9 +67,10 @@ export class AgentRun {
   /** Starts the run; the returned promise is `done`. */
   start(): Promise<RunOutcome> {
     const { timeoutMs } = this.params;
+    // setTimeout fires at once for delays past 2^31-1 ms; no run needs longer than that (24.8 days).
     this.timer = setTimeout(() => {
       this.finish({ status: 'failed', kind: 'timeout', message: `the run took longer than its time limit of ${timeoutMs} ms and was stopped` });
-    }, timeoutMs);
+    }, Math.min(timeoutMs, MAX_TIMER_MS));
     this.watchdog = setInterval(() => {
       if (this.isolate?.isDisposed && !this.disposedHere) this.finish(this.memoryOutcome());
     }, WATCHDOG_MS);

@@ -105,6 +105,7 @@ interface SandboxProcess {
   busy: number;
   gone: boolean;
   expectedExit: boolean;
+  exitDescription: string | undefined;
   stderrTail: string;
   readonly exited: Promise<SandboxExit>;
 }
@@ -205,10 +206,21 @@ export class SandboxHost {
       run.settle(stoppedOutcome('the agent sandbox was shut down'));
       return run.done;
     }
+    if (proc.gone) {
+      run.settle(internal(`the sandbox process died before the run could start (${proc.exitDescription ?? 'it was stopped'})`));
+      return run.done;
+    }
     run.proc = proc;
     proc.runs.set(runId, run);
     this.keepAlive(proc);
-    proc.connection.sendRequest(runStartMethod, checked.data).then(
+    let request: Promise<unknown>;
+    try {
+      request = proc.connection.sendRequest(runStartMethod, checked.data);
+    } catch (error) {
+      run.settle(internal(`the sandbox did not take the run: ${messageOf(error)}`));
+      return run.done;
+    }
+    request.then(
       (raw: unknown) => {
         const outcome = RunOutcome.safeParse(raw);
         run.settle(outcome.success ? outcome.data : internal(`the sandbox answered run/start with an invalid outcome (${issues(outcome.error)})`));
@@ -322,6 +334,7 @@ export class SandboxHost {
       busy: 0,
       gone: false,
       expectedExit: false,
+      exitDescription: undefined,
       stderrTail: '',
       exited: new Promise<SandboxExit>((resolve) => (resolveExited = resolve)),
     };
@@ -426,6 +439,7 @@ export class SandboxHost {
     const lastLine = proc.stderrTail.trim().split('\n').pop()?.trim();
     const description =
       (error ? `it could not be started: ${error.message}` : signal ? `signal ${signal}` : `exit code ${code}`) + (lastLine ? `: ${lastLine.slice(0, 300)}` : '');
+    proc.exitDescription = description;
     for (const run of [...proc.runs.values()]) {
       run.settle(
         run.stopReason !== undefined
