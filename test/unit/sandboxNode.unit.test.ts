@@ -1,6 +1,6 @@
 // Finding a Node >= 22 for the sandbox: the order of the candidates, and errors that say how to fix things.
 import * as assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { findSandboxNode, provisionedNodePath, SandboxNodeError } from '../../src/core/runtime/sandboxNode';
@@ -29,6 +29,19 @@ describe('sandbox node', function () {
     const found = await findSandboxNode({ sandboxDir, env: { PATH: '' } });
     assert.equal(found.source, 'provisioned');
     assert.equal(found.path, provisioned);
+  });
+
+  it('or the Node that npm install recorded in sandbox/.node/runtime.json', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'airlock-recorded-'));
+    try {
+      mkdirSync(path.join(dir, '.node'));
+      writeFileSync(path.join(dir, '.node', 'runtime.json'), JSON.stringify({ node: provisioned, version: 'x', isolatedVm: '6.2.0' }));
+      const found = await findSandboxNode({ sandboxDir: dir, env: { PATH: '' }, allowCurrentProcess: false });
+      assert.equal(found.source, 'provisioned');
+      assert.equal(found.path, provisioned);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('then the current process, when it is plain Node >= 22', async function () {

@@ -1,7 +1,7 @@
 // Finds a Node >= 22 to run the sandbox process on. The host itself may be Node 20 or the editor's Electron,
 // neither of which can load isolated-vm 6.2, so the sandbox always runs on a Node binary of its own.
 import { execFile } from 'node:child_process';
-import { statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 
 export const minSandboxNodeMajor = 22;
@@ -73,13 +73,19 @@ export async function findSandboxNode(options: SandboxNodeOptions): Promise<Sand
     );
   }
 
+  // What `npm install` set up: its own Node in sandbox/.node, or the Node it found and recorded in runtime.json
+  // (isolated-vm was verified to load in it; an editor's PATH may not include it).
   const provisioned = provisionedNodePath(options.sandboxDir);
-  if (isFile(provisioned)) {
-    const probe = await probeNode(provisioned);
-    if (probe.ok) return { path: provisioned, version: probe.version, source: 'provisioned' };
-    tried.push(`provisioned: ${provisioned} (${probe.problem})`);
-  } else {
-    tried.push(`provisioned: ${provisioned} (not there)`);
+  const recorded = recordedNodePath(options.sandboxDir);
+  const candidates = [provisioned, ...(recorded && recorded !== provisioned ? [recorded] : [])];
+  for (const candidate of candidates) {
+    if (!isFile(candidate)) {
+      tried.push(`provisioned: ${candidate} (not there)`);
+      continue;
+    }
+    const probe = await probeNode(candidate);
+    if (probe.ok) return { path: candidate, version: probe.version, source: 'provisioned' };
+    tried.push(`provisioned: ${candidate} (${probe.problem})`);
   }
 
   if (options.allowCurrentProcess !== false) {
@@ -100,6 +106,15 @@ export async function findSandboxNode(options: SandboxNodeOptions): Promise<Sand
   }
 
   throw new SandboxNodeError('not-found', `No Node ${minSandboxNodeMajor} or newer was found for the agent sandbox (tried ${tried.join('; ')}). ${howToFix}`, tried);
+}
+
+function recordedNodePath(sandboxDir: string): string | undefined {
+  try {
+    const runtime = JSON.parse(readFileSync(path.join(sandboxDir, '.node', 'runtime.json'), 'utf8')) as { node?: unknown };
+    return typeof runtime.node === 'string' && runtime.node !== '' ? runtime.node : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 type Probe = { ok: true; version: string } | { ok: false; problem: string };
