@@ -1,0 +1,168 @@
+// Runs agents for the editor: starts the sandbox runtime on the first run (not at activation), keeps track of
+// running agents for the kill switch, and hands each finished run's proposals to PendingChanges.
+import { dirname, relative, isAbsolute } from 'node:path';
+import * as vscode from 'vscode';
+import type { AuditSink } from '../core/audit/auditSink';
+import type { SecretScanner } from '../core/guard/guardPipeline';
+import { AgentRuntime } from '../core/runtime/agentRuntime';
+import type { AgentRun, RunReport } from '../core/runtime/agentRuntime';
+import type { ApprovalGate } from '../core/runtime/approvalGate';
+import type { PendingChanges } from './pendingChanges';
+import type { SandboxNodeSetup } from './sandboxNodeSetup';
+
+/** Where a run's audit events go and how its logged values are redacted; opened once per state folder. */
+export interface RunState {
+  readonly audit: AuditSink;
+  scannerFor(policyFile: string | undefined): SecretScanner;
+  close(): Promise<void>;
+}
+
+export interface AgentRunnerOptions {
+  /** The folder with the sandbox's dist/main.js and node_modules (`<extensionPath>/sandbox`). */
+  readonly sandboxDir: string;
+  /** Audit log, journal and snapshots: the extension's storage, outside the workspace. */
+  readonly stateDir: string;
+  readonly openState: (stateDir: string) => Promise<RunState>;
+  readonly node: SandboxNodeSetup;
+  readonly gate: ApprovalGate;
+  readonly pending: PendingChanges;
+  readonly log: vscode.LogOutputChannel;
+}
+
+export interface AgentRunRequest {
+  readonly agentFile: string;
+  readonly task: string;
+  readonly agentName?: string;
+  /** Defaults to the workspace folder holding the agent file, else the first folder. */
+  readonly workspace?: string;
+}
+
+export type AgentRunnerErrorReason = 'untrusted' | 'no-workspace';
+
+export class AgentRunnerError extends Error {
+  override readonly name = 'AgentRunnerError';
+  constructor(
+    readonly reason: AgentRunnerErrorReason,
+    message: string,
+  ) {
+    super(message);
+  }
+  static is(e: unknown): e is AgentRunnerError {
+    return e instanceof AgentRunnerError;
+  }
+}
+
+export class AgentRunner implements vscode.Disposable {
+  private runtime: AgentRuntime | undefined;
+  /** Runtimes replaced while agents were still running on them; disposed once nothing runs. */
+  private retired: AgentRuntime[] = [];
+  private state: Promise<RunState> | undefined;
+  private readonly active = new Map<string, AgentRun>();
+  private readonly _onDidChangeRuns = new vscode.EventEmitter<void>();
+  /** A run started or ended. */
+  readonly onDidChangeRuns = this._onDidChangeRuns.event;
+  private readonly subscriptions: vscode.Disposable[] = [this._onDidChangeRuns];
+
+  constructor(private readonly options: AgentRunnerOptions) {
+    // A different Node was chosen: the next run starts a new sandbox process on it.
+    this.subscriptions.push(options.node.onDidChange(() => this.retireRuntime()));
+  }
+
+  get running(): readonly AgentRun[] {
+    return [...this.active.values()];
+  }
+
+  /**
+   * Runs an agent to the end and returns its report. Throws before anything runs for an untrusted workspace,
+   * an invalid policy (PolicyError), a missing agent file (AgentFileError) or no usable Node (SandboxNodeError).
+   */
+  async run(request: AgentRunRequest, token?: vscode.CancellationToken): Promise<RunReport> {
+    if (!vscode.workspace.isTrusted) {
+      throw new AgentRunnerError('untrusted', 'Running agents is disabled in an untrusted workspace: an agent module and the workspace policy decide what runs. Trust the workspace to run agents.');
+    }
+    const workspace = request.workspace ?? workspaceFor(request.agentFile);
+    const runtime = await this.ensureRuntime();
+    const state = await this.openState();
+    const run = await runtime.start({
+      workspace,
+      agentFile: request.agentFile,
+      agentName: request.agentName,
+      task: request.task,
+      gate: this.options.gate,
+      audit: state.audit,
+      scanner: state.scannerFor(undefined),
+      onLog: (l) => this.options.log[l.level === 'error' ? 'error' : l.level === 'warn' ? 'warn' : 'info'](`[${l.runId}] ${l.message}`),
+    });
+    this.active.set(run.runId, run);
+    this._onDidChangeRuns.fire();
+    this.options.log.info(`[${run.runId}] ${run.agent} started in ${workspace}`);
+    const cancel = token?.onCancellationRequested(() => void run.stop('cancelled in the editor'));
+    try {
+      const report = await run.done;
+      this.options.log.info(`[${run.runId}] ${report.status}: ${report.reason} (${report.calls.total} calls, ${report.calls.denied} denied, ${report.changes.length} changes)`);
+      this.options.pending.add(workspace, report);
+      return report;
+    } finally {
+      cancel?.dispose();
+      this.active.delete(run.runId);
+      if (this.active.size === 0) this.disposeRetired();
+      this._onDidChangeRuns.fire();
+    }
+  }
+
+  /** The kill switch: ends every running agent. Resolves with how many were stopped. */
+  async stopAll(reason: string): Promise<number> {
+    const runs = [...this.active.values()];
+    await Promise.all(runs.map((r) => r.stop(reason)));
+    return runs.length;
+  }
+
+  private async ensureRuntime(): Promise<AgentRuntime> {
+    if (this.runtime) return this.runtime;
+    const nodePath = await this.options.node.resolve();
+    this.runtime ??= new AgentRuntime({
+      sandboxDir: this.options.sandboxDir,
+      nodePath,
+      onOutput: (text) => this.options.log.debug(`[sandbox] ${text.trimEnd()}`),
+    });
+    return this.runtime;
+  }
+
+  private openState(): Promise<RunState> {
+    this.state ??= this.options.openState(this.options.stateDir).catch((e: unknown) => {
+      this.state = undefined;
+      throw e;
+    });
+    return this.state;
+  }
+
+  private retireRuntime(): void {
+    // Running agents keep their sandbox until they end; only new runs use the new Node.
+    if (this.runtime) this.retired.push(this.runtime);
+    this.runtime = undefined;
+    if (this.active.size === 0) this.disposeRetired();
+  }
+
+  private disposeRetired(): void {
+    for (const r of this.retired.splice(0)) r.dispose();
+  }
+
+  dispose(): void {
+    this.runtime?.dispose();
+    this.runtime = undefined;
+    this.disposeRetired();
+    void this.state?.then((s) => s.close()).catch(() => undefined);
+    for (const d of this.subscriptions) d.dispose();
+  }
+}
+
+function workspaceFor(agentFile: string): string {
+  const folders = vscode.workspace.workspaceFolders ?? [];
+  const holding = folders.find((f) => {
+    const rel = relative(f.uri.fsPath, agentFile);
+    return rel !== '' && !rel.startsWith('..') && !isAbsolute(rel);
+  });
+  const folder = holding ?? folders[0];
+  if (!folder) throw new AgentRunnerError('no-workspace', `Open a folder to run ${agentFile} against (agents work on a workspace folder; ${dirname(agentFile)} is not one).`);
+  return folder.uri.fsPath;
+}

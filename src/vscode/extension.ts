@@ -1,0 +1,45 @@
+// The Agent Airlock extension. activate() only wires: the log channel first, then each service, every one
+// registered for disposal the moment it exists. The sandbox itself starts on the first run, not here.
+import * as vscode from 'vscode';
+import { registerCommands } from './airlockCommands';
+import { AgentRunner } from './agentRunner';
+import { ApprovalPrompts } from './approvalPrompts';
+import { PendingChanges } from './pendingChanges';
+import { RunAgentCommand } from './runAgentCommand';
+import { openRunState } from './runState';
+import { SandboxNodeSetup } from './sandboxNodeSetup';
+
+/** What activate() returns: the services behind the commands, for tests and for other extensions. */
+export interface AirlockApi {
+  readonly runner: AgentRunner;
+  readonly pendingChanges: PendingChanges;
+  readonly approvals: ApprovalPrompts;
+}
+
+export function activate(context: vscode.ExtensionContext): AirlockApi {
+  const log = vscode.window.createOutputChannel('Agent Airlock', { log: true });
+  context.subscriptions.push(log);
+
+  // Audit log and snapshots live in the extension's storage for this workspace, never inside the workspace.
+  const stateDir = (context.storageUri ?? context.globalStorageUri).fsPath;
+  // A packaged extension carries sandbox/dist/main.js and sandbox/node_modules/isolated-vm; so does a checkout.
+  const sandboxDir = context.asAbsolutePath('sandbox');
+
+  const node = new SandboxNodeSetup(sandboxDir, context.globalStorageUri, log);
+  context.subscriptions.push(node);
+  const approvals = new ApprovalPrompts(log);
+  context.subscriptions.push(approvals);
+  const pendingChanges = new PendingChanges();
+  context.subscriptions.push(pendingChanges);
+  const runner = new AgentRunner({ sandboxDir, stateDir, openState: openRunState, node, gate: approvals, pending: pendingChanges, log });
+  context.subscriptions.push(runner);
+
+  context.subscriptions.push(...registerCommands({ runAgent: new RunAgentCommand(runner, node, log), runner, pending: pendingChanges, log, stateDir }));
+
+  log.info(`Agent Airlock ${context.extension.packageJSON.version as string} active; run state in ${stateDir}; sandbox in ${sandboxDir}`);
+  return { runner, pendingChanges, approvals };
+}
+
+export function deactivate(): void {
+  // Everything is in context.subscriptions, which VS Code disposes.
+}
