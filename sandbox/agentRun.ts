@@ -220,7 +220,8 @@ export class AgentRun {
 
   private classify(error: unknown): RunOutcome {
     const message = error instanceof Error ? error.message : String(error);
-    if ((this.isolate?.isDisposed && !this.disposedHere) || /memory limit/.test(message)) return this.memoryOutcome();
+    // isolated-vm disposes the isolate itself when it goes over its memory limit.
+    if ((this.isolate?.isDisposed && !this.disposedHere) || /^Isolate was disposed during execution due to memory limit/.test(message)) return this.memoryOutcome();
     if (this.phase === 'compile' && error instanceof Error && error.name === 'SyntaxError') {
       // isolated-vm appends " [file:line:column]" to compile errors.
       const m = / \[(.*):(\d+):(\d+)\]$/.exec(message);
