@@ -1,6 +1,6 @@
 // Bundles the three entry points with esbuild. Type checking is separate (`npm run compile`).
 import * as esbuild from 'esbuild';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
@@ -30,6 +30,9 @@ const builds = [
   { ...common, entryPoints: ['src/cli/main.ts'], outfile: 'dist/cli.js', target: 'node20' },
   // The sandbox runs on Node >= 22 and resolves isolated-vm from sandbox/node_modules.
   { ...common, entryPoints: ['sandbox/main.ts'], outfile: 'sandbox/dist/main.js', target: 'node22', external: ['isolated-vm'] },
+  // The Audit Timeline webview: a browser page under a strict CSP, so one classic script and one stylesheet.
+  { ...common, entryPoints: ['media/src/timeline/main.ts'], outfile: 'media/dist/timeline.js', platform: 'browser', format: 'iife', target: 'chrome120', mainFields: ['browser', 'module', 'main'] },
+  { ...common, entryPoints: ['media/src/timeline/timeline.css'], outfile: 'media/dist/timeline.css', platform: 'browser', target: 'chrome120' },
 ];
 
 const present = (await Promise.all(builds.map(async (b) => ((await exists(join(root, b.entryPoints[0]))) ? b : undefined)))).filter(Boolean);
@@ -48,6 +51,7 @@ if (watch) {
 } else {
   await Promise.all(present.map((b) => esbuild.build(b)));
   await writePolicySchema();
+  copyCodicons();
   // A CommonJS marker so Node never treats the sandbox bundle as ESM, whatever package.json says above it.
   mkdirSync(join(root, 'sandbox', 'dist'), { recursive: true });
   writeFileSync(join(root, 'sandbox', 'dist', 'package.json'), '{ "type": "commonjs" }\n');
@@ -60,4 +64,12 @@ async function writePolicySchema() {
   new Function('module', 'exports', 'require', out.outputFiles[0].text)(mod, mod.exports, createRequire(import.meta.url));
   mkdirSync(join(root, 'dist'), { recursive: true });
   writeFileSync(join(root, 'dist', 'policy.schema.json'), JSON.stringify(mod.exports.policyJsonSchema(), null, 2) + '\n');
+}
+
+/** The codicon font and stylesheet, next to the webview bundle (the only folder a webview may load from). */
+function copyCodicons() {
+  const from = join(root, 'node_modules', '@vscode', 'codicons', 'dist');
+  const to = join(root, 'media', 'dist', 'codicons');
+  mkdirSync(to, { recursive: true });
+  for (const f of ['codicon.css', 'codicon.ttf']) copyFileSync(join(from, f), join(to, f));
 }

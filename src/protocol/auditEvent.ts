@@ -1,5 +1,5 @@
 // The audit event (DESIGN §4.4): what the runtime writes, the store keeps, the CLI exports and the timeline shows.
-import { z } from 'zod';
+import * as z from 'zod';
 
 export const auditEventTypes = ['run.start', 'tool.call', 'decision', 'approval', 'apply', 'rollback', 'alert', 'run.end', 'log'] as const;
 export const decisions = ['allow', 'deny', 'stage', 'pending', 'approved', 'rejected', 'halt'] as const;

@@ -66,7 +66,6 @@ export class TimelinePanel implements vscode.Disposable {
     private readonly deps: TimelinePanelDeps,
   ) {
     this.disposables.push(this._onDidDispose, this._onDidRender);
-    panel.iconPath = new vscode.ThemeIcon('history');
     const editor: TimelineEditor = {
       askExportFile: (format) => this.askExportFile(format),
       runAction: (action, target) => this.runAction(action, target),

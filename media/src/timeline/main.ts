@@ -1,0 +1,194 @@
+// The Audit Timeline webview: toolbar, runs list, event list and details pane. It holds a few pages of rows at a
+// time and asks the host for more; it says `ready` before the host posts anything and keeps its view state
+// with setState so the panel serializer can bring it back after a reload.
+import '../../../src/protocol/webviewValidation';
+import '@vscode-elements/elements/dist/vscode-badge/index.js';
+import '@vscode-elements/elements/dist/vscode-button/index.js';
+import '@vscode-elements/elements/dist/vscode-icon/index.js';
+import '@vscode-elements/elements/dist/vscode-option/index.js';
+import '@vscode-elements/elements/dist/vscode-progress-bar/index.js';
+import '@vscode-elements/elements/dist/vscode-single-select/index.js';
+import '@vscode-elements/elements/dist/vscode-split-layout/index.js';
+import '@vscode-elements/elements/dist/vscode-textfield/index.js';
+import { TimelineViewState, initialViewState } from '../../../src/protocol/timelineProtocol';
+import type { ExportFormat, HostNotification, RunSummary, TimelineFilter, TimelinePage } from '../../../src/protocol/timelineProtocol';
+import { DetailsView } from './detailsView';
+import { el, icon, text } from './dom';
+import { EventList, maxRows, pageSize } from './eventList';
+import { FilterBar } from './filterBar';
+import { HostChannel, HostRequestError } from './hostChannel';
+import { RunsView } from './runsView';
+
+class TimelineApp {
+  private readonly channel = new HostChannel();
+  private readonly bar: FilterBar;
+  private readonly runs: RunsView;
+  private readonly list: EventList;
+  private readonly details: DetailsView;
+  private readonly status: HTMLElement;
+  private readonly progress: HTMLElement;
+  private readonly newEvents: HTMLElement;
+  private filter: TimelineFilter = {};
+  /** Bumped by every filter change or jump, so late pages and details for an older view are dropped. */
+  private view = 0;
+  private detailsFor: number | undefined;
+
+  constructor(root: HTMLElement) {
+    this.bar = new FilterBar({ filterChanged: (f) => void this.load(f, { follow: true }), verify: () => void this.verify(), exportAs: (f) => void this.exportAs(f) });
+    this.runs = new RunsView((runId) => {
+      const f: TimelineFilter = { ...this.filter };
+      if (runId) f.runId = runId;
+      else delete f.runId;
+      this.bar.set(f, true);
+    });
+    this.list = new EventList({
+      fetch: (direction, seq) => this.fetch(direction, seq),
+      select: (row) => void this.showDetails(row.seq),
+      run: (runId) => this.runs.find(runId),
+      changed: () => this.changed(),
+      rendered: (rows, what) => this.channel.send({ command: 'rendered', rows, what }),
+    });
+    this.details = new DetailsView((seq, action) => this.channel.send({ command: 'eventAction', seq, action }));
+    this.progress = el('vscode-progress-bar', { attrs: { 'aria-label': 'Loading' } });
+    this.progress.hidden = true;
+    this.status = el('span', { className: 'status-text', attrs: { role: 'status' } });
+    this.newEvents = el('vscode-button', { text: 'New events', attrs: { icon: 'arrow-down', 'data-id': 'new-events' } });
+    this.newEvents.hidden = true;
+    this.newEvents.addEventListener('click', () => void this.load(this.filter, { follow: true }));
+    const oldest = el('vscode-button', { title: 'Oldest events', attrs: { icon: 'fold-up', 'icon-only': '', secondary: '', 'aria-label': 'Jump to the oldest events' } });
+    oldest.addEventListener('click', () => void this.load(this.filter, { follow: false, direction: 'oldest' }));
+    const latest = el('vscode-button', { title: 'Latest events (follow)', attrs: { icon: 'fold-down', 'icon-only': '', secondary: '', 'aria-label': 'Jump to the latest events and follow' } });
+    latest.addEventListener('click', () => void this.load(this.filter, { follow: true }));
+
+    const header = el('div', {
+      className: 'columns',
+      attrs: { role: 'row', 'aria-hidden': 'true' },
+      children: ['Time', 'Run', 'Agent', 'Type', 'Tool', 'Decision', 'Level', 'Actor', 'Duration', 'Cost', 'Subject / reason'].map((t, i) => el('span', { className: `cell col-${i}`, text: t })),
+    });
+    const table = el('div', { className: 'table', children: [header, this.list.element] });
+    const split = el('vscode-split-layout', { className: 'split', attrs: { split: 'vertical', 'initial-handle-position': '64%', 'min-start': '360px', 'min-end': '240px' } });
+    split.append(el('div', { className: 'pane-start', attrs: { slot: 'start' }, children: [table] }), el('div', { className: 'pane-end', attrs: { slot: 'end' }, children: [this.details.element] }));
+    const footer = el('footer', { className: 'statusline', children: [oldest, latest, this.status, this.newEvents] });
+    root.append(this.bar.element, this.progress, el('main', { className: 'body', children: [this.runs.element, split] }), footer);
+
+    this.channel.onNotification((n) => this.onNotification(n));
+    const saved = TimelineViewState.safeParse(this.channel.savedState());
+    const state = saved.success ? saved.data : initialViewState;
+    this.filter = state.filter;
+    this.bar.set(state.filter, false);
+    this.busy(true);
+    this.channel.send({ command: 'ready', state });
+  }
+
+  private onNotification(n: HostNotification): void {
+    switch (n.notification) {
+      case 'init':
+        this.busy(false);
+        this.filter = n.state.filter;
+        this.bar.setFacets(n.facets);
+        this.updateRuns(n.facets.runs);
+        this.list.reset(n.page, { follow: n.state.follow, anchorSeq: n.state.anchorSeq, selectedSeq: n.state.selectedSeq });
+        if (n.state.selectedSeq !== undefined) void this.showDetails(n.state.selectedSeq);
+        return;
+      case 'didAppend':
+        this.updateRuns(n.runs);
+        this.list.refreshGroups();
+        this.list.live(n.count);
+        return;
+      case 'showRun':
+        this.bar.set({ ...this.filter, runId: n.runId }, true);
+        return;
+    }
+  }
+
+  private updateRuns(runs: readonly RunSummary[]): void {
+    this.runs.update(runs, this.filter.runId);
+  }
+
+  private async load(filter: TimelineFilter, how: { follow: boolean; direction?: 'latest' | 'oldest' }): Promise<void> {
+    this.filter = filter;
+    const view = ++this.view;
+    this.busy(true);
+    this.runs.update(this.runs.all, filter.runId);
+    try {
+      const page = await this.channel.request('page', { filter, direction: how.direction ?? 'latest', limit: pageSize });
+      if (view !== this.view) return;
+      this.list.reset(page, { follow: how.follow && how.direction !== 'oldest' });
+      this.details.placeholder('Select an event to see its details.');
+    } catch (err) {
+      if (view === this.view) this.fail('Loading events', err);
+    } finally {
+      if (view === this.view) this.busy(false);
+    }
+  }
+
+  private async fetch(direction: 'before' | 'after', seq: number): Promise<TimelinePage | undefined> {
+    const view = this.view;
+    try {
+      const page = await this.channel.request('page', seq > 0 ? { filter: this.filter, direction, seq, limit: pageSize } : { filter: this.filter, direction: 'latest', limit: pageSize });
+      return view === this.view ? page : undefined;
+    } catch (err) {
+      this.fail('Loading more events', err);
+      return undefined;
+    }
+  }
+
+  private async showDetails(seq: number): Promise<void> {
+    this.detailsFor = seq;
+    try {
+      const d = await this.channel.request('details', { seq });
+      if (this.detailsFor !== seq) return;
+      if (d) this.details.show(d);
+      else this.details.placeholder(`Event #${seq} is not in the audit log.`);
+    } catch (err) {
+      if (this.detailsFor === seq) this.details.placeholder(`The details could not be loaded: ${(err as Error).message}`);
+    }
+  }
+
+  private async verify(): Promise<void> {
+    this.bar.showVerify('Verifying…', 'busy');
+    try {
+      const v = await this.channel.request('verify', {});
+      this.bar.showVerify(v.ok ? `Chain intact · ${v.checked.toLocaleString()} events · ${Math.round(v.ms)} ms` : `Chain broken at #${v.firstBadSeq ?? '?'}: ${v.message}`, v.ok ? 'ok' : 'bad');
+    } catch (err) {
+      this.bar.showVerify(`Verify failed: ${(err as Error).message}`, 'bad');
+    }
+  }
+
+  private async exportAs(format: ExportFormat): Promise<void> {
+    try {
+      const hasFilter = Object.keys(this.filter).length > 0;
+      const r = await this.channel.request('export', hasFilter ? { format, filter: this.filter } : { format });
+      if (r.saved) this.status.textContent = `Exported ${r.events?.toLocaleString() ?? ''} events to ${r.file ?? ''}`;
+    } catch (err) {
+      this.fail('Export', err);
+    }
+  }
+
+  private changed(): void {
+    const rows = this.list.held;
+    const first = rows[0]?.seq;
+    const last = rows.at(-1)?.seq;
+    const unseen = this.list.newEvents;
+    this.status.textContent = rows.length === 0 ? 'No events.' : `#${first}–#${last} · ${rows.length} of at most ${maxRows} rows held${this.list.follow ? ' · following new events' : ''}`;
+    this.newEvents.hidden = this.list.follow || !this.list.hasAfter;
+    this.newEvents.textContent = unseen > 0 ? `${unseen.toLocaleString()} new event${unseen === 1 ? '' : 's'}` : 'Latest events';
+    const state: TimelineViewState = { filter: this.filter, follow: this.list.follow };
+    const anchor = this.list.anchorSeq;
+    if (anchor !== undefined) state.anchorSeq = anchor;
+    if (this.list.selectedSeq !== undefined) state.selectedSeq = this.list.selectedSeq;
+    this.channel.saveState(state);
+  }
+
+  private busy(on: boolean): void {
+    this.progress.hidden = !on;
+  }
+
+  private fail(what: string, err: unknown): void {
+    const message = HostRequestError.is(err) ? err.message : String((err as Error)?.message ?? err);
+    this.status.replaceChildren(icon('warning'), text(` ${what} failed: ${message}`));
+  }
+}
+
+const root = document.getElementById('app');
+if (root) new TimelineApp(root);
