@@ -1,0 +1,624 @@
+// The queryable copy of the audit log: a sql.js database folded from the journal in batches and written out
+// whole (temp file + rename) only now and then. Each row keeps the event's canonical text exactly as it was
+// hashed (`body`) and its hash; the other columns are derived from the body for the indexes.
+import initSqlJs from 'sql.js';
+import type { Database, SqlJsStatic, SqlValue, Statement } from 'sql.js';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ApprovalLevel, AuditEvent, AuditEventType, Decision } from '../../protocol/auditEvent';
+import { AuditError } from './auditError';
+import type { StoredEvent } from './auditJournal';
+import { asList } from './auditQuery';
+import type { AuditPage, AuditQuery, RunDetail, RunStatus, RunSummary, RunsQuery } from './auditQuery';
+import type { ChainLocation, ChainVerifier } from './hashChain';
+
+export const DATABASE_FILE = 'audit.sqlite';
+/** Bumped when the tables change; a database from a newer version is refused, never rewritten. */
+export const SCHEMA_VERSION = 1;
+/** "ARLK" in the SQLite header's application_id, so a stray SQLite file is not mistaken for an audit log. */
+export const APPLICATION_ID = 0x41524c4b;
+
+// Fixed codes, not array positions: the protocol's enums may grow or be reordered without breaking old files.
+const TYPE_CODES: Record<AuditEventType, number> = { 'run.start': 1, 'tool.call': 2, decision: 3, approval: 4, apply: 5, rollback: 6, alert: 7, 'run.end': 8, log: 9 };
+const DECISION_CODES: Record<Decision, number> = { allow: 1, deny: 2, stage: 3, pending: 4, approved: 5, rejected: 6, halt: 7 };
+const LEVEL_CODES: Record<ApprovalLevel, number> = { auto: 1, review: 2, require: 3, deny: 4 };
+const TYPE_NAMES = invert(TYPE_CODES);
+const DECISION_NAMES = invert(DECISION_CODES);
+
+function invert<K extends string>(o: Record<K, number>): Map<number, K> {
+  return new Map(Object.entries(o).map(([k, v]) => [v as number, k as K]));
+}
+
+const SCHEMA = `
+PRAGMA application_id = ${APPLICATION_ID};
+PRAGMA user_version = ${SCHEMA_VERSION};
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE runs (
+  id INTEGER PRIMARY KEY, run_id TEXT NOT NULL UNIQUE, agent TEXT NOT NULL, status TEXT NOT NULL, reason TEXT,
+  started_at TEXT, ended_at TEXT, first_seq INTEGER NOT NULL, last_seq INTEGER NOT NULL, last_at TEXT NOT NULL,
+  events INTEGER NOT NULL, tool_calls INTEGER NOT NULL, denied INTEGER NOT NULL, pending INTEGER NOT NULL,
+  approvals INTEGER NOT NULL, alerts INTEGER NOT NULL, cost_usd REAL NOT NULL);
+CREATE TABLE value_counts (dim TEXT NOT NULL, value TEXT NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (dim, value)) WITHOUT ROWID;
+CREATE TABLE events (
+  seq INTEGER PRIMARY KEY, run INTEGER NOT NULL, agent TEXT NOT NULL, type INTEGER NOT NULL,
+  tool TEXT, decision INTEGER, level INTEGER, body TEXT NOT NULL, hash BLOB NOT NULL);
+CREATE INDEX events_run ON events(run);
+CREATE INDEX events_agent ON events(agent);
+CREATE INDEX events_type ON events(type);
+CREATE INDEX events_tool ON events(tool);
+CREATE INDEX events_decision ON events(decision);
+CREATE INDEX events_level ON events(level);
+`;
+
+// The rollback journal is useless here: durability comes from our own journal and the atomic rename.
+const CONNECTION_PRAGMAS = 'PRAGMA journal_mode = MEMORY; PRAGMA synchronous = OFF; PRAGMA temp_store = MEMORY; PRAGMA cache_size = -32768;';
+
+let sqlJs: Promise<SqlJsStatic> | undefined;
+
+/** sql.js, with its .wasm found next to the bundle (dist/) or in node_modules. */
+export function loadSqlJs(): Promise<SqlJsStatic> {
+  sqlJs ??= initSqlJs({
+    locateFile: (file: string) => {
+      const beside = join(__dirname, file);
+      if (existsSync(beside)) return beside;
+      return require.resolve(`sql.js/dist/${file}`);
+    },
+  });
+  return sqlJs;
+}
+
+type Dim = 'run' | 'agent' | 'type' | 'tool' | 'decision' | 'level';
+
+interface RunRow {
+  id: number;
+  runId: string;
+  agent: string;
+  status: RunStatus;
+  reason: string | undefined;
+  startedAt: string | undefined;
+  endedAt: string | undefined;
+  firstSeq: number;
+  lastSeq: number;
+  lastAt: string;
+  events: number;
+  toolCalls: number;
+  denied: number;
+  pending: number;
+  approvals: number;
+  alerts: number;
+  costUsd: number;
+}
+
+/** What the 100-byte SQLite header says, read without loading the file. */
+export function inspectDatabaseHeader(head: Uint8Array, fileSize: number): { problem?: string; userVersion: number; applicationId: number } {
+  const text = Buffer.from(head.buffer, head.byteOffset, Math.min(16, head.length)).toString('latin1');
+  if (head.length < 100 || text !== 'SQLite format 3\u0000') return { problem: 'it is not an SQLite database (bad header)', userVersion: 0, applicationId: 0 };
+  const view = new DataView(head.buffer, head.byteOffset, head.length);
+  const raw = view.getUint16(16);
+  const pageSize = raw === 1 ? 65536 : raw;
+  const pages = view.getUint32(28);
+  const validFor = view.getUint32(92);
+  const changes = view.getUint32(24);
+  const userVersion = view.getUint32(60);
+  const applicationId = view.getUint32(68);
+  if (pageSize < 512 || (pageSize & (pageSize - 1)) !== 0) return { problem: 'its page size is invalid', userVersion, applicationId };
+  if (validFor === changes && pages * pageSize !== fileSize) return { problem: `it is ${fileSize} bytes long where its header says ${pages * pageSize} (truncated or padded)`, userVersion, applicationId };
+  return { userVersion, applicationId };
+}
+
+export class AuditDatabase {
+  private readonly stmts = new Map<string, Statement>();
+  private readonly runsById = new Map<string, RunRow>();
+  private readonly runsByNum = new Map<number, RunRow>();
+  private readonly counts = new Map<string, number>();
+  private nextRunId = 1;
+  private max = 0;
+
+  private constructor(private readonly db: Database) {}
+
+  static async create(): Promise<AuditDatabase> {
+    const SQL = await loadSqlJs();
+    const db = new SQL.Database();
+    db.exec(CONNECTION_PRAGMAS + SCHEMA);
+    return new AuditDatabase(db);
+  }
+
+  /** Opens an exported database. Throws `newer-schema` (nothing is written) or `corrupt`. */
+  static async fromBytes(bytes: Uint8Array, label: string): Promise<AuditDatabase> {
+    const header = inspectDatabaseHeader(bytes.subarray(0, 100), bytes.length);
+    if (header.problem) throw new AuditError('corrupt', `The audit database ${label} is damaged: ${header.problem}.`);
+    if (header.applicationId !== APPLICATION_ID) throw new AuditError('corrupt', `${label} is an SQLite file but not an Airlock audit database.`);
+    if (header.userVersion > SCHEMA_VERSION) {
+      throw new AuditError('newer-schema', `The audit database ${label} was written by a newer version of Airlock (schema ${header.userVersion}; this one reads up to ${SCHEMA_VERSION}). Update Airlock; the file was left untouched.`);
+    }
+    const SQL = await loadSqlJs();
+    let db: Database | undefined;
+    try {
+      db = new SQL.Database(bytes);
+      db.exec(CONNECTION_PRAGMAS);
+      const adb = new AuditDatabase(db);
+      adb.loadState();
+      return adb;
+    } catch (e) {
+      db?.close();
+      if (AuditError.is(e)) throw e;
+      throw new AuditError('corrupt', `The audit database ${label} is damaged: ${(e as Error).message}.`, { cause: e });
+    }
+  }
+
+  /** What can still be read from a damaged database file, never throwing (for a rebuild, or for verify). */
+  static async salvageBytes(bytes: Uint8Array): Promise<StoredEvent[]> {
+    const SQL = await loadSqlJs();
+    let db: Database | undefined;
+    try {
+      db = new SQL.Database(bytes);
+      return new AuditDatabase(db).salvage();
+    } catch {
+      return [];
+    } finally {
+      try {
+        db?.close();
+      } catch {
+        // nothing more to save
+      }
+    }
+  }
+
+  private loadState(): void {
+    this.max = Number(this.scalar('SELECT coalesce(max(seq), 0) FROM events') ?? 0);
+    const rows = this.db.exec('SELECT id, run_id, agent, status, reason, started_at, ended_at, first_seq, last_seq, last_at, events, tool_calls, denied, pending, approvals, alerts, cost_usd FROM runs')[0]?.values ?? [];
+    for (const r of rows) {
+      const run: RunRow = {
+        id: Number(r[0]), runId: String(r[1]), agent: String(r[2]), status: String(r[3]) as RunStatus, reason: optStr(r[4]), startedAt: optStr(r[5]), endedAt: optStr(r[6]),
+        firstSeq: Number(r[7]), lastSeq: Number(r[8]), lastAt: String(r[9]), events: Number(r[10]), toolCalls: Number(r[11]), denied: Number(r[12]),
+        pending: Number(r[13]), approvals: Number(r[14]), alerts: Number(r[15]), costUsd: Number(r[16]),
+      };
+      this.runsById.set(run.runId, run);
+      this.runsByNum.set(run.id, run);
+      this.nextRunId = Math.max(this.nextRunId, run.id + 1);
+    }
+    for (const r of this.db.exec('SELECT dim, value, n FROM value_counts')[0]?.values ?? []) this.counts.set(`${r[0]}\u0000${r[1]}`, Number(r[2]));
+  }
+
+  /** The highest seq in the database (events are contiguous from 1). */
+  get maxSeq(): number {
+    return this.max;
+  }
+
+  meta(key: string): string | undefined {
+    return optStr(this.scalar('SELECT value FROM meta WHERE key = ?', [key]));
+  }
+
+  /** Adds events (seq > maxSeq, ascending) in one transaction, with the runs and the planner's counts. */
+  insert(records: readonly StoredEvent[]): void {
+    if (records.length === 0) return;
+    const ins = this.stmt('INSERT INTO events (seq, run, agent, type, tool, decision, level, body, hash) VALUES (?, ?, ?, ?, ?, ?, ?, CAST(? AS TEXT), ?)');
+    const touched = new Set<RunRow>();
+    const counted = new Map<string, number>();
+    const bump = (dim: Dim, value: string | number | null) => {
+      if (value === null) return;
+      const k = `${dim}\u0000${value}`;
+      counted.set(k, (counted.get(k) ?? 0) + 1);
+    };
+    this.db.exec('BEGIN');
+    try {
+      for (const r of records) {
+        // Gaps are allowed (an unreadable journal line is left out, and verify reports it); going back is not.
+        if (r.seq <= this.max) throw new Error(`audit database: event #${r.seq} is not after #${this.max}`);
+        const e = r.event as Partial<AuditEvent>;
+        const run = this.touchRun(e, r.seq);
+        touched.add(run);
+        const type = TYPE_CODES[e.type as AuditEventType] ?? 0;
+        const decision = e.decision !== undefined ? (DECISION_CODES[e.decision] ?? 0) : null;
+        const level = e.level !== undefined ? (LEVEL_CODES[e.level] ?? 0) : null;
+        const tool = typeof e.tool === 'string' ? e.tool : null;
+        const agent = String(e.agent ?? '');
+        ins.run([r.seq, run.id, agent, type, tool, decision, level, Buffer.from(r.body, 'utf8'), Buffer.from(r.hash, 'hex')]);
+        bump('run', run.id);
+        bump('agent', agent);
+        bump('type', type);
+        bump('tool', tool);
+        bump('decision', decision);
+        bump('level', level);
+        this.max = r.seq;
+      }
+      const up = this.stmt(
+        'INSERT OR REPLACE INTO runs (id, run_id, agent, status, reason, started_at, ended_at, first_seq, last_seq, last_at, events, tool_calls, denied, pending, approvals, alerts, cost_usd) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+      );
+      for (const u of touched) {
+        up.run([u.id, u.runId, u.agent, u.status, u.reason ?? null, u.startedAt ?? null, u.endedAt ?? null, u.firstSeq, u.lastSeq, u.lastAt, u.events, u.toolCalls, u.denied, u.pending, u.approvals, u.alerts, u.costUsd]);
+      }
+      const vc = this.stmt('INSERT OR REPLACE INTO value_counts (dim, value, n) VALUES (?, ?, ?)');
+      for (const [k, n] of counted) {
+        const total = (this.counts.get(k) ?? 0) + n;
+        this.counts.set(k, total);
+        const [dim, value] = k.split('\u0000') as [string, string];
+        vc.run([dim, value, total]);
+      }
+      this.db.exec('COMMIT');
+    } catch (e) {
+      this.db.exec('ROLLBACK');
+      // The in-memory summaries may now be ahead of the tables: reload them from what was committed.
+      this.runsById.clear();
+      this.runsByNum.clear();
+      this.counts.clear();
+      this.loadState();
+      throw e;
+    }
+  }
+
+  private touchRun(e: Partial<AuditEvent>, seq: number): RunRow {
+    const runId = String(e.runId ?? '');
+    const ts = String(e.ts ?? '');
+    let run = this.runsById.get(runId);
+    if (!run) {
+      run = {
+        id: this.nextRunId++, runId, agent: String(e.agent ?? ''), status: 'unknown', reason: undefined, startedAt: undefined, endedAt: undefined,
+        firstSeq: seq, lastSeq: seq, lastAt: ts, events: 0, toolCalls: 0, denied: 0, pending: 0, approvals: 0, alerts: 0, costUsd: 0,
+      };
+      this.runsById.set(runId, run);
+      this.runsByNum.set(run.id, run);
+    }
+    run.events++;
+    run.lastSeq = seq;
+    run.lastAt = ts;
+    if (typeof e.costUsd === 'number') run.costUsd += e.costUsd;
+    switch (e.type) {
+      case 'run.start':
+        run.startedAt = ts;
+        if (run.status === 'unknown') run.status = 'running';
+        break;
+      case 'run.end':
+        run.endedAt = ts;
+        run.status = runEndStatus(e);
+        run.reason = e.reason;
+        break;
+      case 'tool.call':
+        run.toolCalls++;
+        break;
+      case 'approval':
+        run.approvals++;
+        break;
+      case 'alert':
+        run.alerts++;
+        break;
+    }
+    if (e.decision === 'deny' || e.decision === 'rejected') run.denied++;
+    // Gates waiting for a human: a pending decision opens one, an approval or rejection closes one.
+    if (e.decision === 'pending') run.pending++;
+    else if ((e.decision === 'approved' || e.decision === 'rejected') && run.pending > 0) run.pending--;
+    return run;
+  }
+
+  /** The whole database as bytes, with the chain head recorded in `meta` (so deleting the last rows is noticed). */
+  export(head: { seq: number; hash: string }): Uint8Array {
+    const put = this.stmt('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)');
+    put.run(['head_seq', String(head.seq)]);
+    put.run(['head_hash', head.hash]);
+    put.run(['written_at', new Date().toISOString()]);
+    return this.db.export();
+  }
+
+  get(seq: number): AuditEvent | undefined {
+    const s = this.stmt('SELECT body, hash FROM events WHERE seq = ?');
+    s.bind([seq]);
+    try {
+      return s.step() ? toEvent(s.get()) : undefined;
+    } finally {
+      s.reset();
+    }
+  }
+
+  /** The first seq whose ts is at or after `iso` (maxSeq + 1 when none): ts never decreases along the chain. */
+  seqAtOrAfter(iso: string): number {
+    let lo = 1;
+    let hi = this.max + 1;
+    const s = this.stmt('SELECT body FROM events WHERE seq >= ? ORDER BY seq LIMIT 1');
+    while (lo < hi) {
+      const mid = Math.floor((lo + hi) / 2);
+      s.bind([mid]);
+      let ts = '';
+      try {
+        if (s.step()) ts = String((JSON.parse(String(s.get()[0])) as { ts?: unknown }).ts ?? '');
+      } finally {
+        s.reset();
+      }
+      if (ts >= iso) hi = mid;
+      else lo = mid + 1;
+    }
+    return lo;
+  }
+
+  page(q: AuditQuery): AuditPage {
+    const limit = Math.max(1, Math.min(1000, Math.floor(q.limit ?? 100)));
+    const order: 'asc' | 'desc' = q.after !== undefined ? 'asc' : 'desc';
+    let lo = 1;
+    let hi = this.max;
+    if (q.after !== undefined) lo = Math.max(lo, Math.floor(q.after) + 1);
+    if (q.before !== undefined) hi = Math.min(hi, Math.ceil(q.before) - 1);
+    if (q.since !== undefined) lo = Math.max(lo, this.seqAtOrAfter(q.since));
+    if (q.until !== undefined) hi = Math.min(hi, this.seqAtOrAfter(q.until) - 1);
+    const conds = this.dimConditions(q);
+    if (lo > hi || conds === 'none') return { events: [], order, hasMore: false };
+
+    const text = q.text?.trim() ? q.text.trim() : undefined;
+    const like = text !== undefined ? likeTerm(text) : undefined;
+    const matchesText = text !== undefined ? textMatcher(text) : undefined;
+
+    // Drive the scan from the most selective index when it is selective enough; otherwise walk the table by seq,
+    // which stops as soon as the page is full.
+    let driver: { dim: Dim; values: ReadonlyArray<string | number> } | undefined;
+    let best = Infinity;
+    for (const c of conds) {
+      const est = c.values.reduce<number>((n, v) => n + this.estimate(c.dim, v), 0);
+      if (est < best) {
+        best = est;
+        driver = c;
+      }
+    }
+    if (best > Math.max(2000, this.max * 0.05)) driver = undefined;
+
+    const residual = conds.filter((c) => c !== driver);
+    const where: string[] = ['seq BETWEEN ? AND ?'];
+    const params: SqlValue[] = [];
+    for (const c of residual) {
+      where.push(`${c.dim} IN (${c.values.map(() => '?').join(', ')})`);
+      params.push(...(c.values as SqlValue[]));
+    }
+    if (like) {
+      where.push(`body LIKE ? ESCAPE '\\'`);
+      params.push(like);
+    }
+    const dir = order === 'asc' ? 'ASC' : 'DESC';
+    const want = limit + 1;
+    const out: AuditEvent[] = [];
+
+    const streams = driver ? driver.values.map((v) => ({ value: v as SqlValue })) : [{ value: undefined as SqlValue | undefined }];
+    // Each stream is read in chunks along seq; the streams are merged so the page is in seq order.
+    const sql = (withDriver: boolean) =>
+      `SELECT seq, body, hash FROM events ${withDriver ? `INDEXED BY events_${driver!.dim}` : 'NOT INDEXED'} WHERE ${withDriver ? `${driver!.dim} = ? AND ` : ''}${where.join(' AND ')} ORDER BY seq ${dir} LIMIT ?`;
+    const stmt = this.stmt(sql(driver !== undefined));
+    const chunk = Math.max(want, 64);
+    const cursors = streams.map((s) => ({ value: s.value, lo, hi, buf: [] as SqlValue[][], done: false }));
+    const fill = (c: (typeof cursors)[number]) => {
+      stmt.bind([...(c.value !== undefined ? [c.value] : []), c.lo, c.hi, ...params, chunk]);
+      try {
+        while (stmt.step()) c.buf.push(stmt.get());
+      } finally {
+        stmt.reset();
+      }
+      if (c.buf.length < chunk) c.done = true;
+      const last = c.buf[c.buf.length - 1];
+      if (last) {
+        if (order === 'asc') c.lo = Number(last[0]) + 1;
+        else c.hi = Number(last[0]) - 1;
+      }
+    };
+    for (;;) {
+      if (out.length >= want) break;
+      for (const c of cursors) if (c.buf.length === 0 && !c.done) fill(c);
+      let pick: (typeof cursors)[number] | undefined;
+      for (const c of cursors) {
+        const head = c.buf[0];
+        if (!head) continue;
+        if (!pick || (order === 'asc' ? Number(head[0]) < Number(pick.buf[0]![0]) : Number(head[0]) > Number(pick.buf[0]![0]))) pick = c;
+      }
+      if (!pick) break;
+      const row = pick.buf.shift()!;
+      const ev = toEvent([row[1]!, row[2]!]);
+      if (matchesText && !matchesText(ev)) continue;
+      out.push(ev);
+    }
+    const hasMore = out.length > limit;
+    return { events: hasMore ? out.slice(0, limit) : out, order, hasMore };
+  }
+
+  /** How many events match (the same filters as page, without paging). */
+  count(q: AuditQuery): number {
+    let n = 0;
+    let before: number | undefined = q.before;
+    for (;;) {
+      const p = this.page({ ...q, after: undefined, before, limit: 1000 });
+      n += p.events.length;
+      if (!p.hasMore) return n;
+      before = p.events[p.events.length - 1]!.seq;
+    }
+  }
+
+  private estimate(dim: Dim, value: string | number): number {
+    if (dim === 'run') return this.runsByNum.get(Number(value))?.events ?? 0;
+    return this.counts.get(`${dim}\u0000${value}`) ?? 0;
+  }
+
+  private dimConditions(q: AuditQuery): Array<{ dim: Dim; values: ReadonlyArray<string | number> }> | 'none' {
+    const conds: Array<{ dim: Dim; values: ReadonlyArray<string | number> }> = [];
+    const add = (dim: Dim, values: ReadonlyArray<string | number | undefined> | undefined): boolean => {
+      if (values === undefined) return true;
+      const known = [...new Set(values.filter((v): v is string | number => v !== undefined))];
+      if (known.length === 0) return false;
+      conds.push({ dim, values: known });
+      return true;
+    };
+    const ok =
+      add('run', asList(q.runId)?.map((id) => this.runsById.get(id)?.id)) &&
+      add('agent', asList(q.agent)) &&
+      add('type', asList(q.type)?.map((t) => TYPE_CODES[t])) &&
+      add('tool', asList(q.tool)) &&
+      add('decision', asList(q.decision)?.map((d) => DECISION_CODES[d])) &&
+      add('level', asList(q.level)?.map((l) => LEVEL_CODES[l]));
+    return ok ? conds : 'none';
+  }
+
+  runs(q: RunsQuery = {}): RunSummary[] {
+    const limit = Math.max(1, Math.min(10_000, Math.floor(q.limit ?? 100)));
+    const list = [...this.runsById.values()]
+      .filter((r) => (q.agent === undefined || r.agent === q.agent) && (q.status === undefined || r.status === q.status) && (q.before === undefined || r.lastSeq < q.before))
+      .sort((a, b) => b.lastSeq - a.lastSeq);
+    return list.slice(0, limit).map(summary);
+  }
+
+  run(runId: string): RunDetail | undefined {
+    const r = this.runsById.get(runId);
+    if (!r) return undefined;
+    const byType: Partial<Record<AuditEventType, number>> = {};
+    const byDecision: Partial<Record<Decision, number>> = {};
+    const rows = this.db.exec('SELECT type, decision, count(*) FROM events INDEXED BY events_run WHERE run = ? GROUP BY type, decision', [r.id])[0]?.values ?? [];
+    for (const [t, d, n] of rows) {
+      const tn = TYPE_NAMES.get(Number(t));
+      if (tn) byType[tn] = (byType[tn] ?? 0) + Number(n);
+      const dn = d === null ? undefined : DECISION_NAMES.get(Number(d));
+      if (dn) byDecision[dn] = (byDecision[dn] ?? 0) + Number(n);
+    }
+    return { ...summary(r), byType, byDecision };
+  }
+
+  /** Events from `fromSeq` on, in seq order, read in chunks (for export). */
+  *events(fromSeq = 1, toSeq = this.max): Generator<AuditEvent> {
+    const s = this.stmt('SELECT seq, body, hash FROM events WHERE seq >= ? AND seq <= ? ORDER BY seq LIMIT 2000');
+    let next = fromSeq;
+    for (;;) {
+      const rows: SqlValue[][] = [];
+      s.bind([next, toSeq]);
+      try {
+        while (s.step()) rows.push(s.get());
+      } finally {
+        s.reset();
+      }
+      for (const r of rows) yield toEvent([r[1]!, r[2]!]);
+      if (rows.length < 2000) return;
+      next = Number(rows[rows.length - 1]![0]) + 1;
+    }
+  }
+
+  /** Feeds every row to the chain verifier, in seq order; a read error marks the next expected seq unreadable. */
+  verifyInto(verifier: ChainVerifier, where: ChainLocation): void {
+    const s = this.db.prepare('SELECT seq, body, hash FROM events ORDER BY seq');
+    try {
+      while (s.step()) {
+        const r = s.get();
+        const hash = r[2] instanceof Uint8Array ? Buffer.from(r[2].buffer, r[2].byteOffset, r[2].byteLength).toString('hex') : String(r[2]);
+        if (!verifier.push(Number(r[0]), String(r[1]), hash, where)) return;
+      }
+    } catch (e) {
+      verifier.fail(verifier.head.seq + 1, 'unreadable', where, `the database cannot be read past event #${verifier.head.seq} (${(e as Error).message})`);
+    } finally {
+      s.free();
+    }
+  }
+
+  /** Every stored event that can still be read, in seq order (from a damaged database, as much as possible). */
+  private salvage(): StoredEvent[] {
+    const out: StoredEvent[] = [];
+    let next = 1;
+    for (let attempts = 0; attempts < 10_000; attempts++) {
+      let s: Statement | undefined;
+      try {
+        s = this.db.prepare('SELECT seq, body, hash FROM events WHERE seq >= ? ORDER BY seq');
+        s.bind([next]);
+        while (s.step()) {
+          const r = s.get();
+          const body = String(r[1]);
+          const hash = r[2] instanceof Uint8Array ? Buffer.from(r[2]).toString('hex') : '';
+          try {
+            out.push({ seq: Number(r[0]), hash, body, event: JSON.parse(body) as Record<string, unknown> });
+          } catch {
+            // An unparsable body is left out; the chain check after the rebuild reports the gap.
+          }
+          next = Number(r[0]) + 1;
+        }
+        return out;
+      } catch {
+        // Skip past the damage and try again further on (the highest seq may itself be unreadable).
+        next += 1;
+        if (next > Math.max(this.max, out.length) + 100_000) return out;
+      } finally {
+        s?.free();
+      }
+    }
+    return out;
+  }
+
+  /** Checks the derived columns and tables against the hashed bodies (for `verify --deep`). */
+  checkDerived(): { seq: number; detail: string } | undefined {
+    const integrity = String(this.scalar('PRAGMA integrity_check') ?? '');
+    if (integrity !== 'ok') return { seq: 0, detail: `SQLite integrity check: ${integrity}` };
+    const s = this.db.prepare('SELECT e.seq, e.agent, e.type, e.tool, e.decision, e.level, r.run_id, e.body FROM events e LEFT JOIN runs r ON r.id = e.run ORDER BY e.seq');
+    try {
+      while (s.step()) {
+        const [seq, agent, type, tool, decision, level, runId, body] = s.get();
+        const e = JSON.parse(String(body)) as Partial<AuditEvent>;
+        const want = [e.agent ?? '', TYPE_CODES[e.type as AuditEventType] ?? 0, e.tool ?? null, e.decision ? DECISION_CODES[e.decision] : null, e.level ? LEVEL_CODES[e.level] : null, e.runId];
+        const have = [agent, type, tool, decision, level, runId];
+        const i = want.findIndex((w, k) => w !== have[k]);
+        if (i >= 0) return { seq: Number(seq), detail: `its ${['agent', 'type', 'tool', 'decision', 'level', 'run'][i]} column disagrees with the event itself (the database was edited outside Airlock)` };
+      }
+    } finally {
+      s.free();
+    }
+    return undefined;
+  }
+
+  close(): void {
+    for (const s of this.stmts.values()) s.free();
+    this.stmts.clear();
+    this.db.close();
+  }
+
+  private stmt(sql: string): Statement {
+    let s = this.stmts.get(sql);
+    if (!s) {
+      s = this.db.prepare(sql);
+      this.stmts.set(sql, s);
+    }
+    return s;
+  }
+
+  private scalar(sql: string, params: SqlValue[] = []): SqlValue | undefined {
+    return this.db.exec(sql, params)[0]?.values[0]?.[0];
+  }
+}
+
+function optStr(v: SqlValue | undefined): string | undefined {
+  return v === null || v === undefined ? undefined : String(v);
+}
+
+function runEndStatus(e: Partial<AuditEvent>): RunStatus {
+  const s = (e.result as { status?: unknown } | undefined)?.status;
+  if (s === 'completed' || s === 'failed' || s === 'halted') return s;
+  return e.decision === 'halt' ? 'halted' : 'completed';
+}
+
+function summary(r: RunRow): RunSummary {
+  return {
+    runId: r.runId, agent: r.agent, status: r.status, reason: r.reason, startedAt: r.startedAt, endedAt: r.endedAt, firstSeq: r.firstSeq, lastSeq: r.lastSeq,
+    lastAt: r.lastAt, events: r.events, toolCalls: r.toolCalls, denied: r.denied, pending: r.pending, approvals: r.approvals, alerts: r.alerts, costUsd: r.costUsd,
+  };
+}
+
+function toEvent(row: SqlValue[]): AuditEvent {
+  const hash = row[1] instanceof Uint8Array ? Buffer.from(row[1].buffer, row[1].byteOffset, row[1].byteLength).toString('hex') : String(row[1]);
+  return { ...(JSON.parse(String(row[0])) as Omit<AuditEvent, 'hash'>), hash };
+}
+
+/** The SQL LIKE pattern that every match must satisfy: the term as it appears inside JSON (escaped). */
+function likeTerm(text: string): string | undefined {
+  let t = JSON.stringify(text).slice(1, -1);
+  // LIKE folds ASCII case only; for other letters fall back to the longest ASCII run, or to no pre-filter.
+  if (/[^\u0000-\u007f]/.test(t)) {
+    const runs = t.split(/[^\u0000-\u007f]+/).sort((a, b) => b.length - a.length);
+    t = runs[0] ?? '';
+    if (t.length < 3) return undefined;
+  }
+  return `%${t.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+}
+
+function textMatcher(text: string): (e: AuditEvent) => boolean {
+  const needle = text.toLowerCase();
+  const escaped = JSON.stringify(needle).slice(1, -1);
+  return (e) => {
+    if ((e.tool ?? '').toLowerCase().includes(needle) || (e.reason ?? '').toLowerCase().includes(needle)) return true;
+    if (e.args === undefined) return false;
+    const json = JSON.stringify(e.args).toLowerCase();
+    return json.includes(needle) || json.includes(escaped);
+  };
+}

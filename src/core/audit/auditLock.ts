@@ -1,0 +1,152 @@
+// The writer lock of one audit log, shared by every process that appends to it (two editor windows, the CLI
+// beside the extension). It is held only while a batch is written and synced, so writers take turns rather
+// than shut each other out. The lock file names its owner (pid, host, boot); a lock whose owner has died is
+// taken over at once, so a crash never blocks the next writer.
+import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import { hostname } from 'node:os';
+import { AuditError, auditIoError } from './auditError';
+
+interface LockOwner {
+  pid: number;
+  host: string;
+  boot: string;
+  token: string;
+}
+
+/** A lock older than this is taken over even if its pid looks alive (the pid was reused after a crash). */
+const HELD_TOO_LONG_MS = 60_000;
+/** An empty lock file (created, not yet written) older than this was left by a process that died in between. */
+const UNWRITTEN_STALE_MS = 5_000;
+const STEAL_GUARD_STALE_MS = 10_000;
+
+let bootId: string | undefined;
+function currentBoot(): string {
+  if (bootId === undefined) {
+    try {
+      bootId = fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+    } catch {
+      bootId = '';
+    }
+  }
+  return bootId;
+}
+
+export class AuditWriterLock {
+  private token: string | undefined;
+
+  constructor(
+    readonly path: string,
+    private readonly timeoutMs = 30_000,
+  ) {}
+
+  get held(): boolean {
+    return this.token !== undefined;
+  }
+
+  async acquire(): Promise<void> {
+    if (this.token) throw new Error('AuditWriterLock.acquire while already held');
+    const deadline = Date.now() + this.timeoutMs;
+    let delay = 1;
+    for (;;) {
+      const got = this.tryAcquire();
+      if (got === true) return;
+      if (got === 'retry') continue;
+      if (Date.now() > deadline) {
+        const who = typeof got === 'object' ? `process ${got.pid} on ${got.host}` : 'another process';
+        throw new AuditError('locked', `The audit log is busy: ${who} has held ${this.path} for more than ${Math.round(this.timeoutMs / 1000)} s. If no Airlock is running, delete that file and try again.`);
+      }
+      await new Promise((r) => setTimeout(r, delay));
+      delay = Math.min(delay * 2, 50);
+    }
+  }
+
+  /** true when taken; 'retry' when a stale lock was removed; otherwise who holds it. */
+  private tryAcquire(): true | 'retry' | LockOwner | 'unknown' {
+    const me: LockOwner = { pid: process.pid, host: hostname(), boot: currentBoot(), token: randomBytes(8).toString('hex') };
+    try {
+      fs.writeFileSync(this.path, JSON.stringify(me), { flag: 'wx' });
+      this.token = me.token;
+      return true;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw auditIoError(e, 'locking', this.path);
+    }
+    const owner = readOwner(this.path);
+    if (owner === 'gone') return 'retry';
+    const stale = owner === 'unreadable' ? olderThan(this.path, UNWRITTEN_STALE_MS) : !alive(owner) || olderThan(this.path, HELD_TOO_LONG_MS);
+    if (stale && steal(this.path, owner === 'unreadable' ? undefined : owner.token)) return 'retry';
+    return owner === 'unreadable' ? 'unknown' : owner;
+  }
+
+  release(): void {
+    const token = this.token;
+    this.token = undefined;
+    if (!token) return;
+    const owner = readOwner(this.path);
+    if (typeof owner === 'object' && owner.token === token) {
+      try {
+        fs.unlinkSync(this.path);
+      } catch {
+        // Gone already: nothing to release.
+      }
+    }
+  }
+}
+
+function readOwner(path: string): LockOwner | 'gone' | 'unreadable' {
+  let text: string;
+  try {
+    text = fs.readFileSync(path, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return 'gone';
+    throw auditIoError(e, 'reading', path);
+  }
+  try {
+    const o = JSON.parse(text) as LockOwner;
+    return typeof o.pid === 'number' && typeof o.token === 'string' ? o : 'unreadable';
+  } catch {
+    return 'unreadable';
+  }
+}
+
+function alive(owner: LockOwner): boolean {
+  // A lock from another machine (a shared folder) cannot be checked by pid; one from before a reboot is dead.
+  if (owner.host !== hostname()) return true;
+  if (owner.boot !== currentBoot()) return false;
+  try {
+    process.kill(owner.pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function olderThan(path: string, ms: number): boolean {
+  try {
+    return Date.now() - fs.statSync(path).mtimeMs > ms;
+  } catch {
+    return false;
+  }
+}
+
+/** Removes a dead owner's lock. The guard folder keeps two stealers from removing each other's fresh lock. */
+function steal(path: string, staleToken: string | undefined): boolean {
+  const guard = `${path}.steal`;
+  try {
+    fs.mkdirSync(guard);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw auditIoError(e, 'locking', guard);
+    // Another process is stealing right now (or died doing so, long ago): wait for it, or clear its guard.
+    if (!olderThan(guard, STEAL_GUARD_STALE_MS)) return false;
+    fs.rmSync(guard, { recursive: true, force: true });
+    return true;
+  }
+  try {
+    const owner = readOwner(path);
+    const same = staleToken === undefined ? owner === 'unreadable' : typeof owner === 'object' && owner.token === staleToken;
+    if (same) fs.rmSync(path, { force: true });
+    return true;
+  } finally {
+    fs.rmSync(guard, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,948 @@
+// The audit log (DESIGN §4.4, §5): durable before `append` resolves, hash-chained, redacted before storage, and
+// queryable at a million events. Appends go to a write-ahead journal (group-committed: one write and one
+// fdatasync per batch) and are folded into a sql.js database, which is written out whole only now and then,
+// so an append costs the same whatever the size of the log. See docs/audit.md for the layout and the why.
+import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { gzip } from 'node:zlib';
+import { AuditEventInput } from '../../protocol/auditEvent';
+import type { AuditEvent } from '../../protocol/auditEvent';
+import { AuditDatabase, DATABASE_FILE, inspectDatabaseHeader, SCHEMA_VERSION, APPLICATION_ID } from './auditDatabase';
+import { AuditError, auditIoError } from './auditError';
+import {
+  encodeRecordLine,
+  JOURNAL_FILE,
+  JOURNAL_VERSION,
+  JournalFile,
+  listSegments,
+  nodeJournalIo,
+  parseJournalBytes,
+  peekJournalHeader,
+  readJournalFile,
+  readSegment,
+  SEGMENTS_DIR,
+  segmentName,
+  syncDir,
+} from './auditJournal';
+import type { ChainHead, JournalContents, JournalIo, StoredEvent } from './auditJournal';
+import { AuditWriterLock } from './auditLock';
+import type { AuditPage, AuditQuery, RunDetail, RunSummary, RunsQuery } from './auditQuery';
+import type { AuditSink } from './auditSink';
+import { canonicalJson, chainHash, ChainVerifier, GENESIS_HASH, loadCanonicalJson } from './hashChain';
+import type { VerifyResult } from './hashChain';
+import { Redactor, wellFormed } from './redaction';
+
+const gzipAsync = promisify(gzip);
+
+export const LOCK_FILE = 'audit.lock';
+
+/** Events per journal write (and per fdatasync) at most; more in flight are taken by the next batch. */
+const MAX_BATCH = 2048;
+/** Committed events wait in memory at most this long (or this many) before they are inserted into the database. */
+const DB_INSERT_DELAY_MS = 50;
+const DB_INSERT_BATCH = 5000;
+
+export interface AuditLogOptions {
+  /** Extra redaction patterns (the policy's `redact.patterns`); ignored when `redactor` is given. */
+  readonly redactPatterns?: readonly string[];
+  readonly redactor?: Redactor;
+  /** Open without the writer lock and without writing anything: for verify, query and export beside a writer. */
+  readonly readOnly?: boolean;
+  /** Load the database only when a query needs it (a writer that only appends never pays for it). */
+  readonly lazy?: boolean;
+  /**
+   * When the database is written out (and the journal rotated): once the journal holds at least
+   * max(minEvents, ratio × events already in the database). Geometric, so the cost per event stays constant.
+   */
+  readonly persist?: { readonly minEvents?: number; readonly ratio?: number };
+  /** How long an append may wait for another process's writer lock. */
+  readonly lockTimeoutMs?: number;
+  /** The clock for event timestamps (tests). */
+  readonly clock?: () => number;
+  /** File operations (tests hold back or fail fdatasync with it). */
+  readonly journalIo?: JournalIo;
+  /** Told about anything the user should know that is not an error (recovery, foreign writes that do not chain). */
+  readonly onWarning?: (message: string) => void;
+}
+
+/** What opening the log found and repaired; `messages` are ready to show to a person. */
+export interface RecoveryReport {
+  /** Bytes of an unfinished last journal line dropped (a write cut short by a crash; never acknowledged). */
+  readonly tornBytesDropped: number;
+  /** Events read from the journal (and segments) into the database when it was loaded. */
+  readonly replayed: number;
+  /** Set when the database was damaged and rebuilt from what remained. */
+  readonly rebuilt?: {
+    readonly quarantinedAs?: string;
+    readonly recovered: number;
+    readonly fromDatabase: number;
+    readonly fromJournal: number;
+    readonly missing: ReadonlyArray<readonly [number, number]>;
+  };
+  readonly messages: readonly string[];
+}
+
+interface Pending {
+  readonly input: Record<string, unknown>;
+  readonly resolve: (e: AuditEvent) => void;
+  readonly reject: (e: unknown) => void;
+}
+
+export class AuditLog implements AuditSink {
+  private readonly dbPath: string;
+  private readonly journalPath: string;
+  private readonly segmentsDir: string;
+  private readonly redactor: Redactor;
+  private readonly lock: AuditWriterLock;
+  private readonly io: JournalIo;
+  private readonly clock: () => number;
+  private readonly persistMin: number;
+  private readonly persistRatio: number;
+
+  private head: ChainHead = { seq: 0, hash: GENESIS_HASH, ts: '' };
+  private journal: JournalFile | undefined;
+  /** Reader only: how far the journal has been read. */
+  private readerJournal: { ino: number; offset: number } | undefined;
+  private db: AuditDatabase | undefined;
+  private pendingDb: StoredEvent[] = [];
+  private dbTimer: NodeJS.Timeout | undefined;
+  private queue: Pending[] = [];
+  private committing: Promise<void> | undefined;
+  private running = false;
+  private background: Promise<unknown>[] = [];
+  private broken: AuditError | undefined;
+  private closed = false;
+  private readonly listeners = new Set<(events: readonly AuditEvent[]) => void>();
+  private report: { tornBytesDropped: number; replayed: number; rebuilt?: RecoveryReport['rebuilt']; messages: string[] } = { tornBytesDropped: 0, replayed: 0, messages: [] };
+
+  private constructor(
+    readonly stateDir: string,
+    private readonly options: AuditLogOptions,
+  ) {
+    this.dbPath = join(stateDir, DATABASE_FILE);
+    this.journalPath = join(stateDir, JOURNAL_FILE);
+    this.segmentsDir = join(stateDir, SEGMENTS_DIR);
+    this.redactor = options.redactor ?? new Redactor(options.redactPatterns ?? []);
+    this.lock = new AuditWriterLock(join(stateDir, LOCK_FILE), options.lockTimeoutMs ?? 30_000);
+    this.io = options.journalIo ?? nodeJournalIo;
+    this.clock = options.clock ?? Date.now;
+    this.persistMin = options.persist?.minEvents ?? 10_000;
+    this.persistRatio = options.persist?.ratio ?? 0.25;
+  }
+
+  /**
+   * Opens (creating if needed) the audit log in `stateDir`, recovering from a crash: an unfinished journal line
+   * is dropped, journal entries beyond the database are replayed, a damaged database is rebuilt from the journal
+   * segments. Throws AuditError `newer-schema` (nothing touched), `permission-denied`, `disk-full`, …
+   */
+  static async open(stateDir: string, options: AuditLogOptions = {}): Promise<AuditLog> {
+    await loadCanonicalJson();
+    const log = new AuditLog(stateDir, options);
+    if (options.readOnly) await log.openReader();
+    else await log.openWriter();
+    return log;
+  }
+
+  /** What opening found and did (for the user: recovery is worth a line in the output). */
+  get recovery(): RecoveryReport {
+    return { ...this.report, messages: [...this.report.messages] };
+  }
+
+  /** The last event made durable (seq 0 for an empty log). */
+  get lastEvent(): { readonly seq: number; readonly hash: string; readonly ts: string } {
+    return this.head;
+  }
+
+  // ---------------------------------------------------------------- writing
+
+  /**
+   * Redacts, chains and appends an event; resolves once it is on disk (fdatasync'd), so the caller may then
+   * make the effect visible. Rejects with AuditError (`disk-full`, `permission-denied`, …): the run must halt.
+   */
+  append(input: AuditEventInput): Promise<AuditEvent> {
+    if (this.options.readOnly) return Promise.reject(new AuditError('closed', 'This audit log was opened read-only.'));
+    if (this.broken) return Promise.reject(this.broken);
+    if (this.closed) return Promise.reject(new AuditError('closed', 'The audit log is closed.'));
+    let clean: Record<string, unknown>;
+    try {
+      clean = this.prepare(input);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return new Promise<AuditEvent>((resolve, reject) => {
+      this.queue.push({ input: clean, resolve, reject });
+      if (!this.running) {
+        // Set synchronously, and cleared synchronously when the loop finds the queue empty, so an append made
+        // while the loop is winding down is never left behind.
+        this.running = true;
+        this.committing = this.commitLoop();
+      }
+    });
+  }
+
+  /** Resolves when everything appended so far is durable (or has failed). */
+  async flush(): Promise<void> {
+    while (this.running) await this.committing;
+  }
+
+  /** Validates and redacts an input event into the fields that will be hashed. */
+  private prepare(input: AuditEventInput): Record<string, unknown> {
+    const parsed = AuditEventInput.safeParse(input);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      throw new AuditError('invalid-event', `Not a valid audit event: ${issue ? `${issue.path.join('.') || 'event'}: ${issue.message}` : parsed.error.message}`);
+    }
+    const e = parsed.data;
+    const out: Record<string, unknown> = { runId: wellFormed(e.runId), agent: wellFormed(e.agent), type: e.type };
+    if (e.tool !== undefined) out.tool = wellFormed(e.tool);
+    if (e.args !== undefined) out.args = this.redactor.redact(e.args);
+    if (e.result !== undefined) out.result = this.redactor.redact(e.result);
+    if (e.decision !== undefined) out.decision = e.decision;
+    if (e.level !== undefined) out.level = e.level;
+    if (e.rule !== undefined) out.rule = this.redactor.redact(e.rule);
+    if (e.actor !== undefined) out.actor = wellFormed(e.actor);
+    if (e.reason !== undefined) out.reason = this.redactor.redact(e.reason);
+    if (e.durationMs !== undefined) out.durationMs = e.durationMs;
+    if (e.costUsd !== undefined) out.costUsd = e.costUsd;
+    for (const k of ['args', 'result'] as const) if (out[k] === undefined) delete out[k];
+    return out;
+  }
+
+  private async commitLoop(): Promise<void> {
+    for (;;) {
+      // Checked and cleared in the same synchronous step: an append arriving after this starts a new loop.
+      if (this.queue.length === 0) {
+        this.running = false;
+        return;
+      }
+      if (this.broken) {
+        for (const p of this.queue.splice(0)) p.reject(this.broken);
+        continue;
+      }
+      const batch = this.queue.splice(0, MAX_BATCH);
+      let committed: Array<{ stored: StoredEvent; pending: Pending }> = [];
+      try {
+        await this.lock.acquire();
+        try {
+          this.catchUp();
+          committed = this.writeBatch(batch);
+          if (committed.length > 0) await this.journal!.sync();
+        } finally {
+          this.lock.release();
+        }
+      } catch (e) {
+        const err = AuditError.is(e) ? e : auditIoError(e, 'writing', this.journalPath);
+        // After a failed write or fdatasync nothing about the journal's tail can be trusted: stop appending.
+        if (err.reason !== 'locked') this.broken = err;
+        for (const p of batch) p.reject(err);
+        continue;
+      }
+      const events = committed.map(({ stored, pending }) => {
+        const ev = { ...(stored.event as Omit<AuditEvent, 'hash'>), hash: stored.hash };
+        pending.resolve(ev);
+        return ev;
+      });
+      if (this.db) this.queueForDatabase(committed.map((c) => c.stored));
+      this.emit(events);
+      if (this.shouldPersist()) await this.persistNow().catch((e) => this.warn(`The audit database could not be written out (${(e as Error).message}); the journal still holds every event.`));
+    }
+  }
+
+  /** Assigns seq, ts and the chain to each event and writes them in one go. Runs under the lock. */
+  private writeBatch(batch: readonly Pending[]): Array<{ stored: StoredEvent; pending: Pending }> {
+    let { seq, hash, ts } = this.head;
+    const nowIso = new Date(this.clock()).toISOString();
+    // ts never goes backwards along the chain (a clock step back is clamped), so a time range is a seq range.
+    const eventTs = nowIso < ts ? ts : nowIso;
+    const lines: string[] = [];
+    const out: Array<{ stored: StoredEvent; pending: Pending }> = [];
+    for (const p of batch) {
+      const event = { ...p.input, seq: seq + 1, ts: eventTs, prevHash: hash };
+      let body: string;
+      try {
+        body = canonicalJson(event);
+      } catch (e) {
+        p.reject(new AuditError('invalid-event', `The audit event cannot be written as canonical JSON: ${(e as Error).message}`));
+        continue;
+      }
+      seq += 1;
+      const h = chainHash(hash, body);
+      lines.push(encodeRecordLine(h, body));
+      out.push({ stored: { seq, hash: h, body, event }, pending: p });
+      hash = h;
+      ts = eventTs;
+    }
+    if (out.length === 0) return out;
+    this.journal!.write(Buffer.from(lines.join(''), 'utf8'));
+    this.head = { seq, hash, ts };
+    return out;
+  }
+
+  /**
+   * Brings this process up to date with what other writers appended (or rotated) since its last batch, and
+   * drops an unfinished line left by a writer that died mid-write. Runs under the lock.
+   */
+  private catchUp(): void {
+    const j = this.journal!;
+    let st: fs.Stats | undefined;
+    try {
+      st = fs.statSync(this.journalPath);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw auditIoError(e, 'reading', this.journalPath);
+    }
+    if (st && st.ino === j.ino) {
+      if (st.size === j.size) return;
+      if (st.size < j.size) {
+        this.warn(`The audit journal ${this.journalPath} was shortened by something other than Airlock; \`airlock audit verify\` will show what is missing.`);
+        j.size = st.size;
+        return;
+      }
+      const contents = parseJournalBytes(j.readFrom(j.size), j.size, false);
+      if (contents.tornBytes > 0) {
+        j.truncateTo(contents.endOffset);
+        this.report.tornBytesDropped += contents.tornBytes;
+      }
+      j.size = contents.endOffset;
+      this.adopt(contents);
+      return;
+    }
+    // Rotated by another writer (or removed): finish the old file through our fd, then follow the new one.
+    const rest = parseJournalBytes(j.readFrom(j.size), j.size, false);
+    this.adopt(rest);
+    j.close();
+    const opened = this.openJournal();
+    const after = opened.contents.header!.after;
+    if (after.seq > this.head.seq) {
+      // Rotated more than once since we last looked: the events in between are in segments.
+      const fromSegments = collectAfter(this.stateDir, this.head.seq, undefined, after.seq);
+      this.adoptRecords(fromSegments.records);
+    }
+    this.adopt(opened.contents);
+  }
+
+  private adopt(contents: JournalContents): void {
+    const records: StoredEvent[] = [];
+    for (const { line } of contents.lines) if (line.kind === 'record') records.push(line.record);
+    this.adoptRecords(records);
+  }
+
+  /** Takes events written by another process as ours: they move the head and go into the database. */
+  private adoptRecords(records: readonly StoredEvent[]): void {
+    const fresh: StoredEvent[] = [];
+    let warned = false;
+    for (const r of records) {
+      if (r.seq <= this.head.seq) continue;
+      if (!warned && (r.seq !== this.head.seq + 1 || chainHash(this.head.hash, r.body) !== r.hash)) {
+        warned = true;
+        this.warn(`Event #${r.seq} in the audit journal does not continue the chain from #${this.head.seq}; new events chain on from what is stored. Run \`airlock audit verify\`.`);
+      }
+      this.head = { seq: r.seq, hash: r.hash, ts: typeof r.event.ts === 'string' && r.event.ts > this.head.ts ? r.event.ts : this.head.ts };
+      fresh.push(r);
+    }
+    if (this.db && fresh.length > 0) this.queueForDatabase(fresh);
+  }
+
+  private openJournal(): { contents: JournalContents; created: boolean } {
+    const { file, contents, created } = JournalFile.open(this.journalPath, () => this.head, this.io);
+    this.journal = file;
+    if (contents.tornBytes > 0) {
+      file.truncateTo(contents.endOffset);
+      this.report.tornBytesDropped += contents.tornBytes;
+    }
+    if (created) syncDir(this.stateDir);
+    return { contents, created };
+  }
+
+  private shouldPersist(): boolean {
+    const j = this.journal;
+    if (!j || this.persisting) return false;
+    const inJournal = this.head.seq - j.after.seq;
+    return inJournal > 0 && inJournal >= Math.max(this.persistMin, this.persistRatio * j.after.seq);
+  }
+
+  private persisting = false;
+
+  /**
+   * Writes the database out (temp file, fsync, rename) and rotates the journal into a segment. The export and
+   * the rotation happen under the lock; the file write does not, so appends continue meanwhile.
+   */
+  async persist(): Promise<void> {
+    if (this.options.readOnly || this.closed) return;
+    await this.flush();
+    await this.persistNow();
+    await this.settleBackground();
+  }
+
+  private async persistNow(): Promise<void> {
+    if (this.persisting) return;
+    this.persisting = true;
+    try {
+      let bytes: Uint8Array;
+      let rotated: string | undefined;
+      await this.lock.acquire();
+      try {
+        this.catchUp();
+        await this.ensureDatabaseLocked();
+        this.insertPending();
+        bytes = this.db!.export(this.head);
+        const j = this.journal!;
+        if (this.head.seq > j.after.seq) {
+          fs.mkdirSync(this.segmentsDir, { recursive: true });
+          rotated = join(this.segmentsDir, segmentName(j.after.seq + 1, this.head.seq));
+          j.close();
+          fs.renameSync(this.journalPath, rotated);
+          syncDir(this.segmentsDir);
+          this.openJournal();
+        }
+      } catch (e) {
+        throw auditIoError(e, 'writing out', this.dbPath);
+      } finally {
+        this.lock.release();
+      }
+      await writeFileAtomic(this.dbPath, bytes);
+      if (rotated) this.track(compressSegment(rotated).catch((e) => this.warn(`A journal segment could not be compressed (${(e as Error).message}); it stays uncompressed.`)));
+    } finally {
+      this.persisting = false;
+    }
+  }
+
+  // ---------------------------------------------------------------- opening
+
+  private async openWriter(): Promise<void> {
+    try {
+      fs.mkdirSync(this.stateDir, { recursive: true });
+    } catch (e) {
+      throw auditIoError(e, 'creating', this.stateDir);
+    }
+    // Refuse files from a newer version before taking the lock or writing anything.
+    this.checkNotNewer();
+    await this.lock.acquire();
+    try {
+      removeDeadTemps(this.stateDir);
+      removeDeadTemps(this.segmentsDir);
+      // A missing journal (first open, or deleted) continues from whatever the database and segments hold.
+      if (peekJournalHeader(this.journalPath) === 'missing') this.head = await this.initialHead();
+      const { contents, created } = this.openJournal();
+      if (created && (fs.existsSync(this.dbPath) || listSegments(this.stateDir).length > 0)) {
+        this.report.messages.push(`The audit journal was missing; a new one continues the chain from event #${this.head.seq}.`);
+      }
+      this.head = contents.header!.after;
+      this.adopt(contents);
+      if (this.report.tornBytesDropped > 0) {
+        this.report.messages.push(`Recovered the audit log after a crash: dropped ${this.report.tornBytesDropped} bytes of an unfinished journal write (never acknowledged).`);
+      }
+      if (!this.options.lazy) await this.ensureDatabaseLocked(contents);
+    } finally {
+      this.lock.release();
+    }
+    for (const seg of listSegments(this.stateDir)) if (!seg.compressed) this.track(compressSegment(seg.path).catch(() => undefined));
+  }
+
+  /** The head to continue from when the journal has to be created: the newest of database and segments. */
+  private async initialHead(): Promise<ChainHead> {
+    let best: ChainHead = { seq: 0, hash: GENESIS_HASH, ts: '' };
+    const segs = listSegments(this.stateDir);
+    const last = segs[segs.length - 1];
+    if (last) {
+      const records = readSegment(last).lines.flatMap(({ line }) => (line.kind === 'record' ? [line.record] : []));
+      const r = records[records.length - 1];
+      if (r) best = { seq: r.seq, hash: r.hash, ts: String(r.event.ts ?? '') };
+    }
+    if (fs.existsSync(this.dbPath)) {
+      const loaded = await this.loadDatabase(undefined, true);
+      if (loaded.head.seq > best.seq) best = loaded.head;
+      loaded.db.close();
+    }
+    return best;
+  }
+
+  private checkNotNewer(): void {
+    const header = readHead(this.dbPath);
+    if (header) {
+      const h = inspectDatabaseHeader(header.bytes, header.size);
+      if (!h.problem && h.applicationId === APPLICATION_ID && h.userVersion > SCHEMA_VERSION) {
+        throw new AuditError('newer-schema', `The audit database ${this.dbPath} was written by a newer version of Airlock (schema ${h.userVersion}; this one reads up to ${SCHEMA_VERSION}). Update Airlock; the file was left untouched.`);
+      }
+    }
+    const j = peekJournalHeader(this.journalPath);
+    if (typeof j === 'object' && j.version > JOURNAL_VERSION) {
+      throw new AuditError('newer-schema', `The audit journal ${this.journalPath} was written by a newer version of Airlock (journal format ${j.version}). Update Airlock; the file was left untouched.`);
+    }
+  }
+
+  private async openReader(): Promise<void> {
+    if (!fs.existsSync(this.stateDir)) throw new AuditError('io-error', `There is no audit log in ${this.stateDir} (the folder does not exist). Check --workspace or --state.`);
+    this.checkNotNewer();
+    // A writer may rotate the journal while we read: read again until database, segments and journal agree.
+    for (let attempt = 0; ; attempt++) {
+      const before = fingerprint(this.stateDir);
+      this.report = { tornBytesDropped: 0, replayed: 0, messages: [] };
+      const db = await this.loadDatabase(readJournalFile(this.journalPath), false);
+      if (fingerprint(this.stateDir) === before || attempt >= 4) {
+        this.db?.close();
+        this.db = db.db;
+        this.head = db.head;
+        this.readerJournal = db.journal;
+        return;
+      }
+      db.db.close();
+    }
+  }
+
+  /** Picks up events other processes appended since the log was opened (or last synced). */
+  async sync(): Promise<number> {
+    const before = this.head.seq;
+    if (this.options.readOnly) {
+      const st = statOrUndefined(this.journalPath);
+      const rj = this.readerJournal;
+      if (st && rj && st.ino === rj.ino) {
+        if (st.size > rj.offset) {
+          const fd = fs.openSync(this.journalPath, 'r');
+          try {
+            const buf = Buffer.allocUnsafe(st.size - rj.offset);
+            const n = fs.readSync(fd, buf, 0, buf.length, rj.offset);
+            const contents = parseJournalBytes(buf.subarray(0, n), rj.offset, false);
+            rj.offset = contents.endOffset;
+            this.adopt(contents);
+          } finally {
+            fs.closeSync(fd);
+          }
+        }
+      } else {
+        await this.openReader();
+      }
+    } else {
+      await this.flush();
+      await this.lock.acquire();
+      try {
+        this.catchUp();
+      } finally {
+        this.lock.release();
+      }
+    }
+    return this.head.seq - before;
+  }
+
+  /** Loads the database (once) for a writer; runs under the lock so the files do not move meanwhile. */
+  private async ensureDatabaseLocked(contents?: JournalContents): Promise<void> {
+    if (this.db) return;
+    const loaded = await this.loadDatabase(contents ?? readJournalFile(this.journalPath), true);
+    this.db = loaded.db;
+    if (loaded.head.seq > this.head.seq) this.head = loaded.head;
+    this.pendingDb = this.pendingDb.filter((r) => r.seq > loaded.db.maxSeq);
+  }
+
+  /**
+   * The database file, plus every segment and journal entry beyond it. A damaged database is rebuilt from what
+   * can still be read of it and from the segments and journal; a writer also writes the rebuilt one out.
+   */
+  private async loadDatabase(journal: JournalContents | undefined, writer: boolean): Promise<{ db: AuditDatabase; head: ChainHead; journal?: { ino: number; offset: number } }> {
+    let db: AuditDatabase;
+    let bytes: Buffer | undefined;
+    try {
+      bytes = fs.readFileSync(this.dbPath);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw auditIoError(e, 'reading', this.dbPath);
+    }
+    if (bytes) {
+      try {
+        db = await AuditDatabase.fromBytes(bytes, this.dbPath);
+      } catch (e) {
+        if (!AuditError.is(e, 'corrupt')) throw e;
+        db = await this.rebuild(bytes, journal, e.message, writer);
+      }
+    } else {
+      db = await AuditDatabase.create();
+    }
+    const { records, malformed } = collectAfter(this.stateDir, db.maxSeq, journal);
+    for (let i = 0; i < records.length; i += 10_000) db.insert(records.slice(i, i + 10_000));
+    this.report.replayed += records.length;
+    if (malformed > 0) this.report.messages.push(`${malformed} audit journal line(s) could not be read and were left out; \`airlock audit verify\` names the first.`);
+    const last = records[records.length - 1];
+    const head: ChainHead = last ? { seq: last.seq, hash: last.hash, ts: String(last.event.ts ?? '') } : (journal?.header?.after ?? this.dbHead(db));
+    const st = statOrUndefined(this.journalPath);
+    return { db, head, journal: st && journal ? { ino: st.ino, offset: journal.endOffset } : undefined };
+  }
+
+  private dbHead(db: AuditDatabase): ChainHead {
+    if (db.maxSeq === 0) return { seq: 0, hash: GENESIS_HASH, ts: '' };
+    const e = db.get(db.maxSeq)!;
+    return { seq: e.seq, hash: e.hash, ts: e.ts };
+  }
+
+  private async rebuild(bytes: Buffer, journal: JournalContents | undefined, why: string, writer: boolean): Promise<AuditDatabase> {
+    const salvaged = await AuditDatabase.salvageBytes(bytes);
+    const rest = collectAfter(this.stateDir, 0, journal);
+    const bySeq = new Map<number, StoredEvent>();
+    for (const r of salvaged) bySeq.set(r.seq, r);
+    let fromJournal = 0;
+    for (const r of rest.records) {
+      if (!bySeq.has(r.seq)) {
+        bySeq.set(r.seq, r);
+        fromJournal++;
+      }
+    }
+    const all = [...bySeq.values()].sort((a, b) => a.seq - b.seq);
+    const db = await AuditDatabase.create();
+    for (let i = 0; i < all.length; i += 10_000) db.insert(all.slice(i, i + 10_000));
+    const missing: Array<[number, number]> = [];
+    let expect = 1;
+    for (const r of all) {
+      if (r.seq > expect) missing.push([expect, r.seq - 1]);
+      expect = r.seq + 1;
+    }
+    let quarantinedAs: string | undefined;
+    if (writer) {
+      quarantinedAs = `${this.dbPath}.corrupt-${new Date(this.clock()).toISOString().replace(/[:.]/g, '-')}`;
+      try {
+        fs.renameSync(this.dbPath, quarantinedAs);
+        const last = all[all.length - 1];
+        await writeFileAtomic(this.dbPath, db.export(last ? { seq: last.seq, hash: last.hash } : { seq: 0, hash: GENESIS_HASH }));
+      } catch (e) {
+        throw auditIoError(e, 'rebuilding', this.dbPath);
+      }
+    }
+    const gaps = missing.map(([a, b]) => (a === b ? `#${a}` : `#${a}–#${b}`)).join(', ');
+    this.report.rebuilt = { quarantinedAs, recovered: all.length, fromDatabase: salvaged.length, fromJournal, missing };
+    this.report.messages.push(
+      `The audit database was damaged (${why.replace(/\.$/, '')}). ${quarantinedAs ? `It was moved to ${quarantinedAs} and rebuilt` : 'It was rebuilt in memory'}: ` +
+        `${all.length.toLocaleString('en-US')} events recovered (${salvaged.length.toLocaleString('en-US')} still readable in it, ${fromJournal.toLocaleString('en-US')} from the journal and its segments)` +
+        `${missing.length > 0 ? `; missing: ${gaps}.` : '; nothing is missing.'}`,
+    );
+    return db;
+  }
+
+  // ---------------------------------------------------------------- reading
+
+  /** A page of events, newest first (or oldest first after a cursor); see AuditQuery. */
+  async query(q: AuditQuery = {}): Promise<AuditPage> {
+    return (await this.database()).page(q);
+  }
+
+  /** How many events match the filters (paging ignored). Costs a scan of the matches. */
+  async count(q: AuditQuery = {}): Promise<number> {
+    return (await this.database()).count(q);
+  }
+
+  async get(seq: number): Promise<AuditEvent | undefined> {
+    return (await this.database()).get(seq);
+  }
+
+  /** Runs, most recently active first, with their status and counts. */
+  async runs(q: RunsQuery = {}): Promise<RunSummary[]> {
+    return (await this.database()).runs(q);
+  }
+
+  /** One run with its counts by type and decision. */
+  async run(runId: string): Promise<RunDetail | undefined> {
+    return (await this.database()).run(runId);
+  }
+
+  /** Every event matching `q` (paging fields ignored), oldest first, read a page at a time (for export). */
+  async *iterate(q: AuditQuery = {}): AsyncGenerator<AuditEvent> {
+    const filtered = Object.entries(q).some(([k, v]) => v !== undefined && k !== 'limit' && k !== 'before' && k !== 'after');
+    const db = await this.database();
+    if (!filtered) {
+      yield* db.events();
+      return;
+    }
+    let after = 0;
+    for (;;) {
+      const page = db.page({ ...q, before: undefined, after, limit: 1000 });
+      yield* page.events;
+      if (!page.hasMore) return;
+      after = page.events[page.events.length - 1]!.seq;
+    }
+  }
+
+  /** Checks the chain of what is stored on disk (database, segments, journal); see verifyAuditLog. */
+  async verify(options: { deep?: boolean } = {}): Promise<VerifyResult> {
+    await this.flush();
+    return verifyAuditLog(this.stateDir, options);
+  }
+
+  /** Called with each batch of events made durable by this process. */
+  onDidAppend(listener: (events: readonly AuditEvent[]) => void): { dispose(): void } {
+    this.listeners.add(listener);
+    return { dispose: () => void this.listeners.delete(listener) };
+  }
+
+  private emit(events: readonly AuditEvent[]): void {
+    for (const l of this.listeners) {
+      try {
+        l(events);
+      } catch {
+        // A listener's failure is not the log's.
+      }
+    }
+  }
+
+  private async database(): Promise<AuditDatabase> {
+    if (!this.db) {
+      if (this.closed) throw new AuditError('closed', 'The audit log is closed.');
+      await this.lock.acquire();
+      try {
+        await this.ensureDatabaseLocked();
+      } finally {
+        this.lock.release();
+      }
+    }
+    this.insertPending();
+    return this.db!;
+  }
+
+  private queueForDatabase(records: readonly StoredEvent[]): void {
+    this.pendingDb.push(...records);
+    if (this.pendingDb.length >= DB_INSERT_BATCH) this.insertPending();
+    else if (!this.dbTimer) {
+      this.dbTimer = setTimeout(() => {
+        this.dbTimer = undefined;
+        this.insertPending();
+      }, DB_INSERT_DELAY_MS);
+      this.dbTimer.unref();
+    }
+  }
+
+  private insertPending(): void {
+    if (!this.db || this.pendingDb.length === 0) return;
+    const records = this.pendingDb.filter((r) => r.seq > this.db!.maxSeq);
+    this.pendingDb = [];
+    this.db.insert(records);
+  }
+
+  // ---------------------------------------------------------------- closing
+
+  /** Makes everything durable, writes the database out when that is cheap or due, and releases the files. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    await this.flush();
+    this.closed = true;
+    if (this.dbTimer) clearTimeout(this.dbTimer);
+    this.dbTimer = undefined;
+    const j = this.journal;
+    if (j && !this.options.readOnly && !this.broken) {
+      const inJournal = this.head.seq - j.after.seq;
+      // Writing out costs about a second per 500 MB: do it when the journal is large, or the database small.
+      if (inJournal > 0 && (inJournal >= this.persistMin / 10 || j.after.seq < 50_000 || this.shouldPersist())) {
+        await this.persistNow().catch((e) => this.warn(`The audit database could not be written out (${(e as Error).message}); the journal still holds every event.`));
+      }
+    }
+    await this.settleBackground();
+    this.db?.close();
+    this.db = undefined;
+    this.journal?.close();
+    this.journal = undefined;
+  }
+
+  private track(p: Promise<unknown>): void {
+    const settled = p.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.background.push(settled);
+    void settled.then(() => {
+      this.background = this.background.filter((x) => x !== settled);
+    });
+  }
+
+  private async settleBackground(): Promise<void> {
+    while (this.background.length > 0) await Promise.allSettled([...this.background]);
+  }
+
+  private warn(message: string): void {
+    this.report.messages.push(message);
+    this.options.onWarning?.(message);
+  }
+}
+
+/**
+ * Verifies the hash chain of the audit log stored in `stateDir`, reading the files directly: the database rows
+ * in seq order, then the journal segments and the journal beyond them. Reports the first event that was
+ * changed, deleted or reordered, and where. Never writes anything.
+ */
+export async function verifyAuditLog(stateDir: string, options: { deep?: boolean } = {}): Promise<VerifyResult> {
+  await loadCanonicalJson();
+  for (let attempt = 0; ; attempt++) {
+    const before = fingerprint(stateDir);
+    const result = await verifyOnce(stateDir, options);
+    if (fingerprint(stateDir) === before || attempt >= 4) return result;
+  }
+}
+
+async function verifyOnce(stateDir: string, options: { deep?: boolean }): Promise<VerifyResult> {
+  const verifier = new ChainVerifier();
+  const dbPath = join(stateDir, DATABASE_FILE);
+  let bytes: Buffer | undefined;
+  try {
+    bytes = fs.readFileSync(dbPath);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw auditIoError(e, 'reading', dbPath);
+  }
+  if (bytes) {
+    let db: AuditDatabase | undefined;
+    try {
+      db = await AuditDatabase.fromBytes(bytes, dbPath);
+    } catch (e) {
+      if (!AuditError.is(e, 'corrupt')) throw e;
+      for (const r of await AuditDatabase.salvageBytes(bytes)) if (!verifier.push(r.seq, r.body, r.hash, 'database')) break;
+      verifier.fail(verifier.head.seq + 1, 'unreadable', 'database', `${e.message.replace(/\.$/, '')}; events after #${verifier.head.seq} cannot be read from it (opening the log for writing rebuilds it from the journal segments)`);
+    }
+    if (db) {
+      try {
+        db.verifyInto(verifier, 'database');
+        const recorded = Number(db.meta('head_seq') ?? 0);
+        if (!verifier.failed && recorded > verifier.head.seq) {
+          verifier.fail(verifier.head.seq + 1, 'truncated', 'database', `the database was written with events up to #${recorded} but ends at #${verifier.head.seq}: the last events were deleted`);
+        }
+        if (options.deep && !verifier.failed) {
+          const bad = db.checkDerived();
+          if (bad) verifier.fail(bad.seq, 'index-mismatch', 'database', bad.seq > 0 ? `event #${bad.seq}: ${bad.detail}` : bad.detail);
+        }
+      } finally {
+        db.close();
+      }
+    }
+  }
+  const feed = (contents: JournalContents, where: 'segment' | 'journal') => {
+    let lastSeen = contents.header?.after.seq ?? 0;
+    for (const { line } of contents.lines) {
+      if (verifier.failed) return;
+      if (line.kind === 'record') {
+        lastSeen = line.record.seq;
+        if (line.record.seq > verifier.head.seq || lastSeen >= verifier.head.seq) verifier.push(line.record.seq, line.record.body, line.record.hash, where);
+      } else if (lastSeen >= verifier.head.seq) {
+        verifier.fail(verifier.head.seq + 1, 'malformed', where, `the stored line where event #${verifier.head.seq + 1} belongs cannot be read (${line.kind === 'malformed' ? line.reason : 'unexpected header'})`);
+      }
+    }
+  };
+  for (const seg of listSegments(stateDir)) {
+    if (verifier.failed) break;
+    if (seg.last <= verifier.head.seq) continue;
+    feed(readSegment(seg), 'segment');
+  }
+  const journalPath = join(stateDir, JOURNAL_FILE);
+  const journal = readJournalFile(journalPath);
+  if (journal && !verifier.failed) {
+    const after = journal.header?.after;
+    const head = verifier.head;
+    if (!after) verifier.fail(head.seq + 1, 'malformed', 'journal', 'the journal header cannot be read');
+    else if (after.seq > head.seq) verifier.fail(head.seq + 1, 'out-of-order', 'journal', `events #${head.seq + 1}–#${after.seq} are missing (the journal continues from #${after.seq})`);
+    else if (after.seq === head.seq && after.hash !== head.hash) verifier.fail(head.seq + 1, 'hash-mismatch', 'journal', `the journal does not continue the chain from event #${head.seq}`);
+    feed(journal, 'journal');
+    if (journal.tornBytes > 0) verifier.notes.push(`The journal ends with ${journal.tornBytes} bytes of an unfinished write (a writer is busy, or crashed before acknowledging it); not part of the log.`);
+  } else if (!journal && !bytes && listSegments(stateDir).length === 0 && !fs.existsSync(stateDir)) {
+    throw new AuditError('io-error', `There is no audit log in ${stateDir} (the folder does not exist). Check --workspace or --state.`);
+  }
+  return verifier.result();
+}
+
+/** Every journal record after `afterSeq` (up to `uptoSeq`), from the segments and then the journal, in seq order. */
+function collectAfter(stateDir: string, afterSeq: number, journal: JournalContents | undefined, uptoSeq = Infinity): { records: StoredEvent[]; malformed: number } {
+  const records: StoredEvent[] = [];
+  let last = afterSeq;
+  let malformed = 0;
+  const take = (contents: JournalContents) => {
+    for (const { line } of contents.lines) {
+      if (line.kind === 'record') {
+        if (line.record.seq > last && line.record.seq <= uptoSeq) {
+          records.push(line.record);
+          last = line.record.seq;
+        }
+      } else if (line.kind === 'malformed') malformed++;
+    }
+  };
+  for (const seg of listSegments(stateDir)) if (seg.last > last && seg.first <= uptoSeq) take(readSegment(seg));
+  if (journal) take(journal);
+  return { records, malformed };
+}
+
+/** Changes when a writer rotates the journal or replaces the database (readers read again then). */
+function fingerprint(stateDir: string): string {
+  const d = statOrUndefined(join(stateDir, DATABASE_FILE));
+  const j = statOrUndefined(join(stateDir, JOURNAL_FILE));
+  return `${d?.ino}:${d?.mtimeMs}:${d?.size}:${j?.ino}`;
+}
+
+function statOrUndefined(p: string): fs.Stats | undefined {
+  try {
+    return fs.statSync(p);
+  } catch {
+    return undefined;
+  }
+}
+
+function readHead(p: string): { bytes: Uint8Array; size: number } | undefined {
+  let fd: number;
+  try {
+    fd = fs.openSync(p, 'r');
+  } catch {
+    return undefined;
+  }
+  try {
+    const buf = Buffer.alloc(100);
+    const n = fs.readSync(fd, buf, 0, 100, 0);
+    return { bytes: buf.subarray(0, n), size: fs.fstatSync(fd).size };
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** Temp files are named `<name>.tmp-<pid>-<random>`; those of dead processes are debris of a crash. */
+function tempName(path: string): string {
+  return `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+}
+
+function removeDeadTemps(dir: string): void {
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const m = /\.tmp-(\d+)-[0-9a-f]+$/.exec(name);
+    if (!m) continue;
+    const pid = Number(m[1]);
+    let alive = true;
+    try {
+      process.kill(pid, 0);
+    } catch (e) {
+      alive = (e as NodeJS.ErrnoException).code === 'EPERM';
+    }
+    if (!alive) fs.rmSync(join(dir, name), { force: true });
+  }
+}
+
+async function writeFileAtomic(path: string, data: Uint8Array): Promise<void> {
+  const tmp = tempName(path);
+  try {
+    const fh = await fs.promises.open(tmp, 'w');
+    try {
+      await fh.writeFile(data);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await fs.promises.rename(tmp, path);
+    syncDir(join(path, '..'));
+  } catch (e) {
+    await fs.promises.rm(tmp, { force: true });
+    throw auditIoError(e, 'writing', path);
+  }
+}
+
+/** Replaces a rotated journal by its gzip (the archive a damaged database is rebuilt from). */
+async function compressSegment(path: string): Promise<void> {
+  const gz = `${path}.gz`;
+  let raw: Buffer;
+  try {
+    raw = await fs.promises.readFile(path);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw e;
+  }
+  if (!fs.existsSync(gz)) await writeFileAtomic(gz, await gzipAsync(raw));
+  await fs.promises.rm(path, { force: true });
+}
