@@ -204,7 +204,7 @@ function fail(command: string, err: unknown, io: CommandIo, json: boolean): numb
   else if (err.paths.length > 0) body.paths = err.paths;
   if (!json && err.reason === 'conflicts') {
     const lines = [`airlock ${command}: refused. ${err.conflicts.length} file(s) changed since the snapshot wrote them:`];
-    for (const c of err.conflicts) lines.push(`  ${c.path} (${c.actual === null ? 'deleted since' : c.expected === null ? 'created since' : 'edited since'})`);
+    for (const c of err.conflicts) lines.push(`  ${c.path} (${c.folder ? 'a folder now' : c.actual === null ? 'deleted since' : c.expected === null ? 'created since' : 'edited since'})`);
     lines.push('Nothing was changed. Re-run with --force to overwrite them (their current content is snapshotted first, so this can be undone).');
     io.stderr(lines.join('\n') + '\n');
     return code;

@@ -18,8 +18,9 @@ export async function fsyncDir(dir: string): Promise<void> {
   try {
     fh = await fs.open(dir, 'r');
   } catch (err) {
-    // A folder removed later in the same operation has nothing left to make durable.
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    // A folder removed later in the same operation (possibly replaced by a file) has nothing left to make durable.
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return;
     throw err;
   }
   try {

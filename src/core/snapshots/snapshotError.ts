@@ -41,8 +41,10 @@ export interface RollbackConflict {
   readonly path: string;
   /** sha256 the file had right after the snapshot's operation, or null when the operation deleted it. */
   readonly expected: string | null;
-  /** sha256 the file has now, or null when it is missing. */
+  /** sha256 the file has now, or null when it is missing (or a folder stands there). */
   readonly actual: string | null;
+  /** A folder stands where the file was: even `force` cannot roll this file back. */
+  readonly folder?: boolean;
 }
 
 export class SnapshotError extends Error {

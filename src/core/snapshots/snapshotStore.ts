@@ -8,6 +8,7 @@ import type { AuditEventInput } from '../../protocol/auditEvent';
 import type { ProposedChange } from '../staging/proposedChange';
 import { fsyncDir, unlinkDurable, writeFileAtomic, writeJsonAtomic, type WriteSource } from './atomicWrite';
 import { BlobStore, sha256 } from './blobStore';
+import { mapBounded } from './boundedParallel';
 import { SnapshotError, snapshotErrorFromFs, type RollbackConflict } from './snapshotError';
 import { fileChange, SnapshotJournal, SnapshotManifest, type FileChange, type FileState, type Snapshot, type SnapshotFile } from './snapshotManifest';
 import { withStoreLock } from './storeLock';
@@ -97,6 +98,8 @@ export interface PruneResult {
 const DEFAULT_KEEP_LAST = 100;
 const DEFAULT_KEEP_DAYS = 30;
 const DAY_MS = 24 * 60 * 60 * 1000;
+/** Files captured or written at once: enough for their fsyncs to overlap, few enough to bound memory. */
+const PARALLEL = 8;
 
 export class SnapshotStore {
   private readonly blobs: BlobStore;
@@ -153,15 +156,15 @@ export class SnapshotStore {
   async apply(workspace: string, changes: readonly ProposedChange[], meta: ApplyMeta, options: ApplyOptions = {}): Promise<Snapshot> {
     return this.exclusive(async () => {
       const ws = await realWorkspace(workspace);
-      const resolved = await this.planApplyPaths(ws, changes);
+      const { resolved, removedDirs } = await this.planApplyPaths(ws, changes);
       const id = await this.newId();
       const files: SnapshotFile[] = [];
       const stale: string[] = [];
       const contents = new Map<string, Buffer>();
+      const befores = await mapBounded(changes, PARALLEL, (c, i) => (removedDirs.includes(c.path) ? Promise.resolve(null) : this.capture(resolved[i]!)));
       for (let i = 0; i < changes.length; i++) {
         const c = changes[i]!;
-        const r = resolved[i]!;
-        const before = await this.capture(r);
+        const before = befores[i]!;
         const expected = c.before === null ? null : sha256(c.before);
         if ((before?.hash ?? null) !== expected) stale.push(c.path);
         const after = c.after === null ? null : { hash: sha256(c.after), size: c.after.length, mode: before?.mode ?? 0o644 };
@@ -184,7 +187,7 @@ export class SnapshotStore {
         workspace: ws,
         files,
         createdDirs,
-        removedDirs: [],
+        removedDirs,
         forced: options.force === true && stale.length > 0,
       };
       const source = (f: SnapshotFile): WriteSource => ({ kind: 'buffer', data: contents.get(f.path)! });
@@ -200,8 +203,11 @@ export class SnapshotStore {
     });
   }
 
-  /** Validates and resolves every path of an apply before anything is read or written. */
-  private async planApplyPaths(ws: string, changes: readonly ProposedChange[]): Promise<ResolvedPath[]> {
+  /**
+   * Validates and resolves every path of an apply before anything is read or written. Also finds the folders
+   * the apply must remove: a file written where a folder stands, when the same apply deletes everything in it.
+   */
+  private async planApplyPaths(ws: string, changes: readonly ProposedChange[]): Promise<{ resolved: ResolvedPath[]; removedDirs: string[] }> {
     if (changes.length === 0) throw new SnapshotError('invalid-change', 'Nothing to apply: the change list is empty.');
     const seen = new Set<string>();
     const written = new Set<string>();
@@ -214,32 +220,56 @@ export class SnapshotStore {
       seen.add(c.path);
       (c.after === null ? deleted : written).add(c.path);
     }
-    const out: ResolvedPath[] = [];
+    const resolved: ResolvedPath[] = [];
+    const removed = new Set<string>();
     for (const c of changes) {
       const r = await resolveInWorkspace(ws, c.path, this.forbidden);
       const segs = c.path.split('/');
-      for (let i = 1; i < segs.length; i++) {
+      for (let i = 1; i < segs.length && c.after !== null; i++) {
         const parent = segs.slice(0, i).join('/');
         if (written.has(parent)) throw new SnapshotError('invalid-change', `${c.path} is inside ${parent}, which the same apply writes as a file.`, { paths: [c.path, parent] });
       }
-      if (r.fileParent !== undefined && c.after !== null) {
-        // A file in the way may go if the same apply deletes it; its folder is then created in its place.
-        if (!deleted.has(r.fileParent)) {
-          throw new SnapshotError('not-a-directory', `${c.path} cannot be written: ${r.fileParent} is a file, not a folder.`, { paths: [c.path] });
-        }
-        const depth = r.fileParent.split('/').length;
-        const missing = segs.slice(0, -1).map((_, i) => segs.slice(0, i + 1).join('/')).slice(depth - 1);
-        out.push({ rel: r.rel, abs: r.abs, missingDirs: missing });
-        continue;
+      // A file in the way may go if the same apply deletes it; its folder is then created in its place.
+      if (r.fileParent !== undefined && c.after !== null && !deleted.has(r.fileParent)) {
+        throw new SnapshotError('not-a-directory', `${c.path} cannot be written: ${r.fileParent} is a file, not a folder.`, { paths: [c.path] });
       }
-      out.push(r);
+      if (c.after !== null && r.missingDirs.length === 0 && (await lstatOrNull(r.abs))?.isDirectory()) {
+        for (const d of await this.foldersEmptiedBy(ws, c.path, deleted)) removed.add(d);
+      }
+      resolved.push(r);
     }
-    return out;
+    const removedDirs = [...removed].sort(byDepth);
+    return { resolved, removedDirs };
+  }
+
+  /** The folder `rel` and its subfolders, when every file below it is deleted by the same apply; otherwise refused. */
+  private async foldersEmptiedBy(ws: string, rel: string, deleted: ReadonlySet<string>): Promise<string[]> {
+    const dirs: string[] = [];
+    const walk = async (dirRel: string): Promise<void> => {
+      dirs.push(dirRel);
+      for (const entry of await fs.readdir(join(ws, ...dirRel.split('/')), { withFileTypes: true })) {
+        const childRel = `${dirRel}/${entry.name}`;
+        if (entry.isDirectory()) await walk(childRel);
+        else if (!(entry.isFile() && deleted.has(childRel))) {
+          throw new SnapshotError('unsupported-file', `${rel} is a folder, and ${childRel} in it is not deleted by this apply, so no file can replace it.`, { paths: [rel] });
+        }
+      }
+    };
+    await walk(rel);
+    return dirs;
+  }
+
+  /** The current state of a file a rollback restores; a folder the target created where its file was counts as absent. */
+  private async captureForRollback(target: Snapshot, f: SnapshotFile, r: ResolvedPath): Promise<FileState | null | 'folder'> {
+    if (r.missingDirs.length === 0 && (await lstatOrNull(r.abs))?.isDirectory()) {
+      return target.createdDirs.includes(f.path) ? null : 'folder';
+    }
+    return this.capture(r);
   }
 
   /** Stores the current bytes of a path as a blob (null when the path does not exist). */
   private async capture(r: ResolvedPath): Promise<FileState | null> {
-    if (r.fileParent !== undefined || r.missingDirs.length > 0) return null;
+    if (r.missingDirs.length > 0) return null;
     try {
       const st = await lstatOrNull(r.abs);
       if (!st) return null;
@@ -260,9 +290,11 @@ export class SnapshotStore {
     const conflicts: RollbackConflict[] = [];
     for (const f of snapshot.files) {
       const r = await resolveInWorkspace(ws, f.path, this.forbidden);
-      const current = r.fileParent !== undefined ? null : await readFileState(r.abs, f.path);
-      const conflict = (current?.hash ?? null) !== (f.after?.hash ?? null);
-      if (conflict) conflicts.push({ path: f.path, expected: f.after?.hash ?? null, actual: current?.hash ?? null });
+      const isDir = r.missingDirs.length === 0 && (await lstatOrNull(r.abs))?.isDirectory() === true;
+      const folder = isDir && !snapshot.createdDirs.includes(f.path);
+      const current = r.missingDirs.length > 0 || isDir ? null : await readFileState(r.abs, f.path);
+      const conflict = folder || (current?.hash ?? null) !== (f.after?.hash ?? null);
+      if (conflict) conflicts.push({ path: f.path, expected: f.after?.hash ?? null, actual: current?.hash ?? null, ...(folder ? { folder: true } : {}) });
       files.push({ path: f.path, change: fileChange({ before: current, after: f.before }), current, target: f.before, conflict });
     }
     return { snapshot, workspace: ws, files, conflicts };
@@ -290,13 +322,20 @@ export class SnapshotStore {
       for (const f of target.files) resolved.push(await resolveInWorkspace(ws, f.path, this.forbidden));
       const files: SnapshotFile[] = [];
       const conflicts: RollbackConflict[] = [];
+      const currents = await mapBounded(target.files, PARALLEL, (f, i) => this.captureForRollback(target, f, resolved[i]!));
       for (let i = 0; i < target.files.length; i++) {
         const f = target.files[i]!;
-        // A folder the target created where it had deleted a file counts as absent: the rollback removes it.
-        const isCreatedDir = target.createdDirs.includes(f.path) && (await lstatOrNull(resolved[i]!.abs))?.isDirectory() === true;
-        const current = isCreatedDir ? null : await this.capture(resolved[i]!);
+        const current = currents[i]!;
+        if (current === 'folder') {
+          conflicts.push({ path: f.path, expected: f.after?.hash ?? null, actual: null, folder: true });
+          continue;
+        }
         if ((current?.hash ?? null) !== (f.after?.hash ?? null)) conflicts.push({ path: f.path, expected: f.after?.hash ?? null, actual: current?.hash ?? null });
         files.push({ path: f.path, before: current, after: f.before });
+      }
+      const folderInTheWay = conflicts.find((c) => c.folder);
+      if (folderInTheWay && options.force) {
+        throw new SnapshotError('unsupported-file', `Cannot roll back ${target.id}: ${folderInTheWay.path} is a folder now, and a rollback never removes a folder it did not create. Move it away and try again.`, { paths: [folderInTheWay.path], snapshotId: target.id });
       }
       if (conflicts.length > 0 && !options.force) {
         throw new SnapshotError(
@@ -312,7 +351,10 @@ export class SnapshotStore {
           throw new SnapshotError('not-a-directory', `Cannot restore ${r.rel}: ${r.fileParent} is a file now. Move it away and try again.`, { paths: [r.rel] });
         }
       }
-      const createdDirs = plannedDirs(resolved.filter((r) => restoring.has(r.rel)));
+      // Folders the target removed to put a file in their place come back, even when empty.
+      const missingRemoved: string[] = [];
+      for (const d of target.removedDirs) if (!(await lstatOrNull(join(ws, ...d.split('/'))))?.isDirectory()) missingRemoved.push(d);
+      const createdDirs = plannedDirs(resolved.filter((r) => restoring.has(r.rel)), missingRemoved);
       const removedDirs: string[] = [];
       for (const d of target.createdDirs) if ((await lstatOrNull(join(ws, ...d.split('/'))))?.isDirectory()) removedDirs.push(d);
       const id = await this.newId();
@@ -399,13 +441,16 @@ export class SnapshotStore {
     const ws = m.workspace;
     const abs = (rel: string) => join(ws, ...rel.split('/'));
     const touched = new Set<string>();
-    for (const f of m.files) {
-      if (f.after !== null || f.before === null) continue;
-      await fs.rm(abs(f.path), { force: true }).catch((err: unknown) => {
-        throw snapshotErrorFromFs(err, 'Could not delete', f.path);
-      });
-      touched.add(dirname(abs(f.path)));
-    }
+    await mapBounded(
+      m.files.filter((f) => f.after === null && f.before !== null),
+      PARALLEL,
+      async (f) => {
+        await fs.rm(abs(f.path), { force: true }).catch((err: unknown) => {
+          throw snapshotErrorFromFs(err, 'Could not delete', f.path);
+        });
+        touched.add(dirname(abs(f.path)));
+      },
+    );
     const removed: string[] = [];
     for (const d of [...m.removedDirs].reverse()) {
       if (await rmdirIfEmpty(abs(d))) {
@@ -424,25 +469,20 @@ export class SnapshotStore {
         throw snapshotErrorFromFs(err, 'Could not create the folder', d);
       }
     }
-    const files: SnapshotFile[] = [];
-    for (let i = 0; i < m.files.length; i++) {
-      const f = m.files[i]!;
-      if (f.after === null) {
-        files.push(f);
-        continue;
-      }
+    const files = await mapBounded(m.files, PARALLEL, async (f, i): Promise<SnapshotFile> => {
+      if (f.after === null) return f;
       // A rollback restores the recorded mode; an apply keeps the mode of the file it replaces.
       const mode = m.kind === 'rollback' ? f.after.mode : f.before?.mode;
       const target = abs(f.path);
       try {
         const finalMode = await writeFileAtomic(target, tmpPathFor(target, m.id, i), source(f), mode);
-        files.push({ ...f, after: { ...f.after, mode: finalMode } });
+        touched.add(dirname(target));
+        return { ...f, after: { ...f.after, mode: finalMode } };
       } catch (err) {
         throw snapshotErrorFromFs(err, 'Could not write', f.path);
       }
-      touched.add(dirname(target));
-    }
-    for (const d of touched) await fsyncDir(d);
+    });
+    await mapBounded([...touched], PARALLEL, fsyncDir);
     return { ...m, files, createdDirs: created, removedDirs: [...removed].reverse() };
   }
 
@@ -748,10 +788,14 @@ async function realWorkspace(workspace: string): Promise<string> {
 }
 
 /** The union of the folders that must be created, shallowest first. */
-function plannedDirs(paths: readonly ResolvedPath[]): string[] {
-  const set = new Set<string>();
+function plannedDirs(paths: readonly ResolvedPath[], extra: readonly string[] = []): string[] {
+  const set = new Set<string>(extra);
   for (const p of paths) for (const d of p.missingDirs) set.add(d);
-  return [...set].sort((a, b) => a.split('/').length - b.split('/').length || (a < b ? -1 : a > b ? 1 : 0));
+  return [...set].sort(byDepth);
+}
+
+function byDepth(a: string, b: string): number {
+  return a.split('/').length - b.split('/').length || (a < b ? -1 : a > b ? 1 : 0);
 }
 
 /** The temp file for entry `index` of operation `id`: short (long names stay under NAME_MAX) and predictable, so recovery can remove leftovers. */

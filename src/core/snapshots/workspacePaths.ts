@@ -30,7 +30,10 @@ export function isInside(parent: string, child: string): boolean {
 export interface ResolvedPath {
   readonly rel: string;
   readonly abs: string;
-  /** Relative paths of the parent folders that do not exist yet, shallowest first. */
+  /**
+   * Folders that must be created before the path can be written, shallowest first: the parents that do not exist,
+   * or, when a parent is a file, that parent and everything below it.
+   */
   readonly missingDirs: readonly string[];
   /** The relative path of a parent that exists as a file, if any (the path cannot be written unless it goes). */
   readonly fileParent?: string;
@@ -48,8 +51,8 @@ export async function resolveInWorkspace(wsReal: string, rel: string, forbidden:
   for (let i = 1; i < segs.length; i++) {
     const relDir = segs.slice(0, i).join('/');
     const absDir = join(wsReal, ...segs.slice(0, i));
-    if (missingDirs.length > 0 || fileParent !== undefined) {
-      if (fileParent === undefined) missingDirs.push(relDir);
+    if (missingDirs.length > 0) {
+      missingDirs.push(relDir);
       continue;
     }
     const st = await lstatOrNull(absDir);
@@ -63,14 +66,21 @@ export async function resolveInWorkspace(wsReal: string, rel: string, forbidden:
         throw new SnapshotError('unsafe-path', `The folder ${relDir} is a symlink that leads outside the workspace; ${rel} is not written.`, { paths: [rel] });
       }
       const target = await fs.stat(real);
-      if (!target.isDirectory()) fileParent = relDir;
-      else checkNotForbidden(real, rel, forbidden);
+      if (!target.isDirectory()) {
+        fileParent = relDir;
+        missingDirs.push(relDir);
+      } else {
+        checkNotForbidden(real, rel, forbidden);
+      }
       continue;
     }
-    if (!st.isDirectory()) fileParent = relDir;
+    if (!st.isDirectory()) {
+      fileParent = relDir;
+      missingDirs.push(relDir);
+    }
   }
   const abs = join(wsReal, ...segs);
-  if (missingDirs.length === 0 && fileParent === undefined) {
+  if (missingDirs.length === 0) {
     // The deepest existing parent, resolved, must not be (inside) the state folder.
     const parentReal = await fs.realpath(join(abs, '..'));
     if (!isInside(wsReal, parentReal)) throw new SnapshotError('unsafe-path', `${rel} resolves outside the workspace.`, { paths: [rel] });
