@@ -115,6 +115,8 @@ export class AgentRuntime {
     const agent = req.agentName ?? agentNameOf(agentFile);
     const loaded = loadPolicy(req.policyFile ?? defaultPolicyPath(workspace));
     const policy = resolveAgentPolicy(loaded.policy, agent);
+    // Start (or reach) the sandbox process first, so a missing Node >= 22 is a clear error before anything runs.
+    await this.sandbox.ping();
     const runId = newRunId();
     const started = performance.now();
     const controller = new AbortController();
@@ -154,7 +156,8 @@ export class AgentRuntime {
       }
       if (auditError === undefined) {
         timer.start();
-        outcome = await this.sandbox.runAgent(
+        outcome = await this.sandbox
+          .runAgent(
           { runId, filename: basename(agentFile), source, task: req.task, memoryMb: policy.limits.memoryMb, timeoutMs: policy.limits.timeoutMs * 100, maxArgChars: MAX_ARG_CHARS, maxLogLines: MAX_LOG_LINES },
           {
             onToolCall: (p) => pipeline.handle(p),
@@ -163,7 +166,8 @@ export class AgentRuntime {
               append({ type: 'log', actor: 'agent', reason: p.message, result: { level: p.level, source: p.source } }).catch(() => undefined);
             },
           },
-        );
+        )
+          .catch((e: unknown): RunOutcome => ({ status: 'failed', kind: 'internal', message: e instanceof Error ? e.message : String(e) }));
         timer.stop();
       } else {
         outcome = { status: 'failed', kind: 'internal', message: 'not started' };
