@@ -1,0 +1,220 @@
+// File-system faults, for real where this machine allows it: immutable files and folders (chattr +i, since
+// tests run as root and chmod does not stop root), a full disk (a 1 MB tmpfs), and a 100 MB file.
+// Each failure must be a typed error and leave the workspace exactly as it was.
+import * as assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ProposedChange } from '../../src/core/staging/proposedChange';
+import { SnapshotError } from '../../src/core/snapshots/snapshotError';
+import { SnapshotStore } from '../../src/core/snapshots/snapshotStore';
+import { pictureTree, removeDir, tempDir, writeTree } from '../fixtures/snapshotTree';
+
+const meta = { runId: 'faults', agent: 'faults', actor: 'policy' };
+
+async function rejects(p: Promise<unknown>, reason: SnapshotError['reason']): Promise<SnapshotError> {
+  try {
+    await p;
+  } catch (err) {
+    assert.ok(SnapshotError.is(err), `expected a SnapshotError, got ${String(err)}`);
+    assert.equal(err.reason, reason, err.message);
+    return err;
+  }
+  assert.fail(`expected a ${reason} SnapshotError`);
+}
+
+function chattr(flag: '+i' | '-i', path: string): boolean {
+  return spawnSync('chattr', [flag, path], { stdio: 'ignore' }).status === 0;
+}
+
+function modify(path: string, before: Buffer | string, after: Buffer | string): ProposedChange {
+  return { path, kind: 'modify', before: Buffer.from(before), after: Buffer.from(after), level: 'auto' };
+}
+
+describe('SnapshotStore under file-system faults', function () {
+  this.timeout(60_000);
+
+  describe('read-only (immutable) files and folders', () => {
+    let ws: string;
+    let state: string;
+    const locked: string[] = [];
+
+    beforeEach(function () {
+      ws = tempDir('snap-ro-ws');
+      state = tempDir('snap-ro-state');
+      writeTree(ws, { 'a.txt': 'a', 'b.txt': 'b', 'locked.txt': 'locked', 'frozen/inner.txt': 'i' });
+      const probe = join(ws, 'probe');
+      writeFileSync(probe, '');
+      const ok = chattr('+i', probe);
+      chattr('-i', probe);
+      removeDir(probe);
+      if (!ok) this.skip();
+    });
+    afterEach(() => {
+      for (const p of locked.splice(0)) chattr('-i', p);
+      removeDir(ws);
+      removeDir(state);
+    });
+    function lock(rel: string) {
+      const p = join(ws, rel);
+      assert.ok(chattr('+i', p));
+      locked.push(p);
+    }
+
+    it('an apply that meets an immutable file fails with read-only and restores what it had written', async () => {
+      const store = await SnapshotStore.open(state);
+      lock('locked.txt');
+      const before = pictureTree(ws);
+      const err = await rejects(
+        store.apply(ws, [modify('a.txt', 'a', 'A'), modify('b.txt', 'b', 'B'), modify('locked.txt', 'locked', 'changed')], meta),
+        'read-only',
+      );
+      assert.deepEqual(err.paths, ['locked.txt']);
+      assert.deepEqual(pictureTree(ws), before);
+      assert.deepEqual(await store.list(), []);
+    });
+
+    it('an apply into an immutable folder fails with read-only and removes the folders it created', async () => {
+      const store = await SnapshotStore.open(state);
+      lock('frozen');
+      const before = pictureTree(ws);
+      await rejects(
+        store.apply(ws, [{ path: 'new/dir/x.txt', kind: 'create', before: null, after: Buffer.from('x'), level: 'auto' }, { path: 'frozen/new.txt', kind: 'create', before: null, after: Buffer.from('n'), level: 'auto' }], meta),
+        'read-only',
+      );
+      assert.deepEqual(pictureTree(ws), before);
+    });
+
+    it('a rollback that meets an immutable file fails with read-only and leaves the applied state', async () => {
+      const store = await SnapshotStore.open(state);
+      const snap = await store.apply(ws, [modify('a.txt', 'a', 'A'), modify('b.txt', 'b', 'B')], meta);
+      lock('b.txt');
+      const applied = pictureTree(ws);
+      await rejects(store.rollback(snap.id), 'read-only');
+      assert.deepEqual(pictureTree(ws), applied);
+      chattr('-i', join(ws, 'b.txt'));
+      await store.rollback(snap.id);
+      assert.equal(readFileSync(join(ws, 'b.txt'), 'utf8'), 'b');
+    });
+  });
+
+  describe('full disk (1 MB tmpfs)', () => {
+    let mnt: string;
+    let other: string;
+    let mounted = false;
+
+    before(function () {
+      mnt = tempDir('snap-tmpfs');
+      mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', mnt], { stdio: 'ignore' }).status === 0;
+      if (!mounted) this.skip();
+    });
+    after(() => {
+      if (mounted) execFileSync('umount', [mnt]);
+      removeDir(mnt);
+    });
+    beforeEach(() => {
+      other = tempDir('snap-disk');
+      for (const n of readdirSync(mnt)) removeDir(join(mnt, n));
+    });
+    afterEach(() => removeDir(other));
+
+    it('the workspace disk fills up midway through an apply: no-space, and every written file is restored', async () => {
+      const ws = join(mnt, 'ws');
+      mkdirSync(ws);
+      writeTree(ws, { 'a.txt': 'a'.repeat(1000), 'dir/b.txt': 'b' });
+      const store = await SnapshotStore.open(other);
+      const before = pictureTree(ws);
+      await rejects(
+        store.apply(
+          ws,
+          [
+            modify('a.txt', 'a'.repeat(1000), 'A'.repeat(3000)),
+            modify('dir/b.txt', 'b', 'B'),
+            { path: 'new/big.bin', kind: 'create', before: null, after: Buffer.alloc(2 * 1024 * 1024, 7), level: 'auto' },
+          ],
+          meta,
+        ),
+        'no-space',
+      );
+      assert.deepEqual(pictureTree(ws), before, 'no new folder, no temp file, the old bytes everywhere');
+      assert.deepEqual(await store.list(), []);
+    });
+
+    it('the state disk fills up while snapshotting: no-space before the workspace is touched', async () => {
+      const ws = tempDir('snap-ws-big');
+      try {
+        const big = Buffer.alloc(2 * 1024 * 1024, 3);
+        writeTree(ws, { 'big.bin': big, 'small.txt': 's' });
+        const store = await SnapshotStore.open(join(mnt, 'state'));
+        const before = pictureTree(ws);
+        await rejects(store.apply(ws, [modify('small.txt', 's', 'S'), modify('big.bin', big, 'tiny')], meta), 'no-space');
+        assert.deepEqual(pictureTree(ws), before);
+      } finally {
+        removeDir(ws);
+      }
+    });
+
+    it('a rollback on a full disk fails with no-space and changes nothing; with space it succeeds', async () => {
+      const ws = join(mnt, 'ws');
+      mkdirSync(ws);
+      const doc = Buffer.alloc(400 * 1024, 5);
+      writeTree(ws, { 'doc.bin': doc, 'keep.txt': 'k' });
+      const store = await SnapshotStore.open(other);
+      const original = pictureTree(ws);
+      const snap = await store.apply(ws, [{ path: 'doc.bin', kind: 'delete', before: doc, after: null, level: 'auto' }, modify('keep.txt', 'k', 'K')], meta);
+      // Someone fills the disk after the apply.
+      try {
+        writeFileSync(join(ws, 'filler'), Buffer.alloc(1024 * 1024, 1));
+      } catch {
+        // The write stops when the disk is full; what it wrote stays.
+      }
+      const full = pictureTree(ws);
+      await rejects(store.rollback(snap.id), 'no-space');
+      assert.deepEqual(pictureTree(ws), full);
+      removeDir(join(ws, 'filler'));
+      await store.rollback(snap.id);
+      assert.deepEqual(pictureTree(ws), original);
+    });
+  });
+
+  describe('a 100 MB file', () => {
+    it('is snapshotted, replaced and restored by streaming, without holding extra copies in memory', async () => {
+      const ws = tempDir('snap-100mb');
+      const state = tempDir('snap-100mb-state');
+      try {
+        const size = 100 * 1024 * 1024;
+        const before = Buffer.alloc(size, 1);
+        before.write('before', 0);
+        const after = Buffer.alloc(size, 2);
+        writeFileSync(join(ws, 'huge.bin'), before);
+        const hash = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+        const beforeHash = hash(before);
+        const store = await SnapshotStore.open(state);
+        // Sample the memory held in buffers while the store works; the two 100 MB buffers above are the baseline.
+        const grew = async <T>(fn: () => Promise<T>): Promise<[T, number]> => {
+          const base = process.memoryUsage().arrayBuffers;
+          let peak = base;
+          const timer = setInterval(() => (peak = Math.max(peak, process.memoryUsage().arrayBuffers)), 2);
+          try {
+            const r = await fn();
+            return [r, Math.max(peak, process.memoryUsage().arrayBuffers) - base];
+          } finally {
+            clearInterval(timer);
+          }
+        };
+        const [snap, applyGrowth] = await grew(() => store.apply(ws, [{ path: 'huge.bin', kind: 'modify', before, after, level: 'auto' }], meta));
+        assert.equal(snap.files[0]!.before!.size, size);
+        assert.equal(hash(readFileSync(join(ws, 'huge.bin'))), hash(after));
+        const [, rollbackGrowth] = await grew(() => store.rollback(snap.id));
+        const limit = 40 * 1024 * 1024;
+        assert.ok(applyGrowth < limit, `apply held ${Math.round(applyGrowth / 1e6)} MB more in buffers`);
+        assert.ok(rollbackGrowth < limit, `rollback held ${Math.round(rollbackGrowth / 1e6)} MB more in buffers`);
+        assert.equal(hash(readFileSync(join(ws, 'huge.bin'))), beforeHash);
+      } finally {
+        removeDir(ws);
+        removeDir(state);
+      }
+    });
+  });
+});
