@@ -1,0 +1,82 @@
+// A guarded fs.read round trip (isolate → sandbox process → host pipeline with a durable audit append → back)
+// against the same read done directly with fs.readFileSync, and done the way hook-based guardrails do it
+// (one process spawned per call to decide).
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { AuditEvent, AuditEventInput } from '../../src/protocol/auditEvent';
+import { AuditLog } from '../../src/core/audit/auditLog';
+import type { AuditSink } from '../../src/core/audit/auditSink';
+import { Redactor } from '../../src/core/audit/redaction';
+import { secretScannerFrom } from '../../src/core/guard/secretScanner';
+import { AgentRuntime } from '../../src/core/runtime/agentRuntime';
+import type { BenchSection } from './benchTypes';
+import { ms, percentile, perSec, ratio, target, timeSync } from './benchStats';
+
+const CALLS = 5000;
+
+/** Times between consecutive tool.call appends: each interval is one full round trip of the agent's loop. */
+class TimingSink implements AuditSink {
+  readonly stamps: number[] = [];
+  constructor(private readonly inner: AuditSink) {}
+  async append(e: AuditEventInput): Promise<AuditEvent> {
+    if (e.type === 'tool.call') this.stamps.push(performance.now());
+    return this.inner.append(e);
+  }
+}
+
+export async function runtimeBench(): Promise<BenchSection> {
+  const ws = mkdtempSync(join(tmpdir(), 'airlock-rtbench-'));
+  const state = mkdtempSync(join(tmpdir(), 'airlock-rtbench-state-'));
+  const file = join(ws, 'data.txt');
+  writeFileSync(file, 'x'.repeat(1024));
+  const agentFile = join(mkdtempSync(join(tmpdir(), 'airlock-rtbench-agent-')), 'reader.agent.js');
+  writeFileSync(agentFile, `export default async (ctx) => { for (let i = 0; i < ${CALLS + 200}; i++) await ctx.fs.read('data.txt'); }`);
+  const policy = join(ws, 'policy.json');
+  writeFileSync(policy, JSON.stringify({ version: 1, defaults: { limits: { maxCalls: 100000, rate: {}, timeoutMs: 600000 } } }));
+
+  const runtime = new AgentRuntime({ sandboxDir: join(__dirname, '..', '..', '..', 'sandbox') });
+  const log = await AuditLog.open(state, {});
+  const sink = new TimingSink(log);
+  try {
+    const run = await runtime.start({
+      workspace: ws,
+      agentFile,
+      task: '',
+      policyFile: policy,
+      gate: { ask: async () => ({ approved: false, actor: 'policy' }) },
+      audit: sink,
+      scanner: secretScannerFrom(new Redactor()),
+    });
+    const report = await run.done;
+    if (report.status !== 'completed') throw new Error(`bench run ${report.status}: ${report.reason}`);
+  } finally {
+    runtime.dispose();
+    await log.close();
+  }
+  const stamps = sink.stamps.slice(200); // warm-up
+  const gaps = stamps.slice(1).map((t, i) => t - stamps[i]!).sort((a, b) => a - b);
+  const total = stamps[stamps.length - 1]! - stamps[0]!;
+  const p50 = percentile(gaps, 50);
+  const p99 = percentile(gaps, 99);
+  const rate = (gaps.length / total) * 1000;
+
+  const direct = timeSync(5000, () => readFileSync(file));
+  const script = `const fs=require('fs');const p=process.argv[1];if(p.includes('..'))process.exit(2);fs.readFileSync(p)`;
+  const spawned = timeSync(30, () => spawnSync(process.execPath, ['-e', script, file]));
+  rmSync(ws, { recursive: true, force: true });
+  rmSync(state, { recursive: true, force: true });
+
+  return {
+    title: `Guarded fs.read round trip (${gaps.length.toLocaleString('en-US')} calls, durable audit append per call)`,
+    baselineName: 'baseline',
+    rows: [
+      { label: 'guarded round trip p50', ours: ms(p50), baseline: `${ms(percentile(spawned, 50), 1)} (process per call)`, ratio: ratio(percentile(spawned, 50), p50), target: target(p50 <= 0.3, '≤ 0.3 ms') },
+      { label: 'guarded round trip p99', ours: ms(p99), baseline: `${ms(percentile(spawned, 99), 1)} (process per call)` },
+      { label: 'guarded calls per second', ours: perSec(rate), baseline: `${perSec(1000 / percentile(spawned, 50))} (process per call)`, target: target(rate >= 3000, '≥ 3,000/s') },
+      { label: 'fs.readFileSync direct p50', ours: '', baseline: ms(percentile(direct, 50), 4), ratio: `guard costs ${(p50 / percentile(direct, 50)).toFixed(0)}× a bare read` },
+    ],
+    notes: ['"process per call" spawns a Node process that checks the path and reads the file, the way hook-based guardrails run a command per tool call.'],
+  };
+}
