@@ -1,19 +1,21 @@
 // `npm run bench`: runs every benchmark section and prints our figures beside the baseline measured in the
 // same run, with ratios and targets. Figures, not assertions: these machines are shared and noisy.
+import { auditBench } from './auditBench';
 import type { BenchSection } from './benchTypes';
+import { diffBench } from './diffBench';
+import { runtimeBench } from './runtimeBench';
+import { sandboxBench } from './sandboxBench';
+import { snapshotBench } from './snapshotBench';
 
 type SectionFactory = () => Promise<BenchSection>;
 
-async function sections(): Promise<Array<[string, SectionFactory]>> {
-  const list: Array<[string, SectionFactory]> = [];
-  const add = async (name: string, load: () => Promise<SectionFactory>) => list.push([name, await load()]);
-  await add('runtime', async () => (await import('./runtimeBench')).runtimeBench);
-  await add('diff', async () => (await import('./diffBench')).diffBench);
-  await add('sandbox', async () => (await import('./sandboxBench')).sandboxBench);
-  await add('audit', async () => (await import('./auditBench')).auditBench);
-  await add('snapshots', async () => (await import('./snapshotBench')).snapshotBench);
-  return list;
-}
+const sections: Array<[string, SectionFactory]> = [
+  ['runtime', runtimeBench],
+  ['diff', diffBench],
+  ['sandbox', sandboxBench],
+  ['audit', auditBench],
+  ['snapshots', snapshotBench],
+];
 
 function print(section: BenchSection): void {
   const rows = section.rows;
@@ -31,7 +33,7 @@ function print(section: BenchSection): void {
 async function main(): Promise<void> {
   const only = process.argv.slice(2);
   console.log(`Agent Airlock benchmarks — Node ${process.versions.node}, ${new Date().toISOString()}`);
-  for (const [name, run] of await sections()) {
+  for (const [name, run] of sections) {
     if (only.length > 0 && !only.includes(name)) continue;
     const started = Date.now();
     try {

@@ -45,6 +45,11 @@ export function writeAgent(source: string, name = 'test'): string {
   return file;
 }
 
+export function writePolicy(workspace: string, policy: unknown): void {
+  mkdirSync(join(workspace, '.airlock'), { recursive: true });
+  writeFileSync(join(workspace, '.airlock', 'policy.json'), typeof policy === 'string' ? policy : JSON.stringify(policy));
+}
+
 export class RecordingSink implements AuditSink {
   readonly events: AuditEvent[] = [];
   constructor(readonly inner: AuditSink) {}
@@ -79,10 +84,7 @@ export async function runAgent(
   agentFile: string,
   o: { task?: string; policy?: unknown; gate?: ScriptedGate; agentName?: string; runtime?: AgentRuntime; onStart?: (stop: (r: string) => Promise<void>) => void } = {},
 ): Promise<AgentResult> {
-  if (o.policy !== undefined) {
-    mkdirSync(join(workspace, '.airlock'), { recursive: true });
-    writeFileSync(join(workspace, '.airlock', 'policy.json'), typeof o.policy === 'string' ? o.policy : JSON.stringify(o.policy));
-  }
+  if (o.policy !== undefined) writePolicy(workspace, o.policy);
   const stateDir = mkdtempSync(join(tmpdir(), 'airlock-state-'));
   const log = await AuditLog.open(stateDir, {});
   const sink = new RecordingSink(log);

@@ -5,7 +5,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { hashTree } from '../helpers/hashTree';
-import { disposeRuntime, makeWorkspace, repoRoot, runAgent, ScriptedGate, writeAgent } from '../helpers/agentHarness';
+import { disposeRuntime, makeWorkspace, repoRoot, runAgent, ScriptedGate, writeAgent, writePolicy } from '../helpers/agentHarness';
 
 const example = (name: string) => join(repoRoot, 'examples', 'agents', `${name}.agent.js`);
 
@@ -115,6 +115,8 @@ describe('runtime: guard pipeline steps', function () {
 
   it('scope: tools outside scope.tools, writes outside scope.write, .git and .airlock are refused', async () => {
     const ws = makeWorkspace({ 'src/a.js': 'a', 'docs/b.md': 'b', '.git/config': '[core]' });
+    const policy = { version: 1, defaults: { scope: { write: ['src/**'], tools: ['fs.*'] }, approval: { '*': 'auto' } } };
+    writePolicy(ws, policy);
     const before = hashTree(ws);
     const agent = writeAgent(`export default async (ctx) => {
       const r = {};
@@ -127,7 +129,7 @@ describe('runtime: guard pipeline steps', function () {
       })) { try { await f(); r[k] = 'ok'; } catch (e) { r[k] = e.message; } }
       return r;
     }`);
-    const { report } = await runAgent(ws, agent, { policy: { version: 1, defaults: { scope: { write: ['src/**'], tools: ['fs.*'] }, approval: { '*': 'auto' } } } });
+    const { report } = await runAgent(ws, agent);
     const r = report.result as Record<string, string>;
     assert.match(r.fetch!, /net\.fetch is not in this agent's scope\.tools/);
     assert.notEqual(r.docs, 'ok');

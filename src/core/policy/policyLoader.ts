@@ -149,6 +149,7 @@ export function resolveAgentPolicy(policy: PolicyFile, agent: string): ResolvedP
   let scope = { ...d.scope };
   let levels = { ...d.approval.levels };
   let rules = [...d.approval.rules];
+  let ownLevels = false;
   let limits = { ...d.limits, rate: { ...d.limits.rate } };
   let breaker = { ...d.breaker };
   let net = { ...d.net, secrets: { ...d.net.secrets } };
@@ -156,7 +157,10 @@ export function resolveAgentPolicy(policy: PolicyFile, agent: string): ResolvedP
     if (layer.scope) scope = { ...scope, ...definedOnly(layer.scope) };
     if (layer.approval) {
       const { rules: r, ...lv } = layer.approval;
-      levels = { ...levels, ...(lv as Record<string, ApprovalLevel>) };
+      // The first policy layer that sets levels replaces the built-in ones (a file saying `"*": "auto"` means it);
+      // later layers (the agent's own) merge over it.
+      levels = { ...(ownLevels ? levels : {}), ...(lv as Record<string, ApprovalLevel>) };
+      ownLevels = true;
       if (r) rules = r;
     }
     if (layer.limits) {

@@ -1,0 +1,85 @@
+// The pipeline's ordering promise: a tool call's effect is never visible before its audit event is durable,
+// and when the audit log cannot be written the run halts instead of acting unaudited.
+import * as assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { AuditEvent, AuditEventInput } from '../../src/protocol/auditEvent';
+import { AuditLog } from '../../src/core/audit/auditLog';
+import type { AuditSink } from '../../src/core/audit/auditSink';
+import { Redactor } from '../../src/core/audit/redaction';
+import { GuardPipeline } from '../../src/core/guard/guardPipeline';
+import { secretScannerFrom } from '../../src/core/guard/secretScanner';
+import { HostFetch } from '../../src/core/net/hostFetch';
+import { parsePolicyText, resolveAgentPolicy } from '../../src/core/policy/policyLoader';
+import { StagingOverlay } from '../../src/core/staging/stagingOverlay';
+import { CustomToolRegistry } from '../../src/core/tools/customTools';
+import { makeWorkspace } from '../helpers/agentHarness';
+
+function pipelineWith(ws: string, audit: AuditSink, overlay: StagingOverlay, halts: string[]) {
+  const policy = resolveAgentPolicy(parsePolicyText(JSON.stringify({ version: 1, defaults: { approval: { '*': 'auto' } } }), 'p.json'), 'a');
+  const pipeline: GuardPipeline = new GuardPipeline({
+    runId: 'r1',
+    agent: 'a',
+    workspace: ws,
+    policy,
+    overlay,
+    tools: new CustomToolRegistry({}),
+    fetcher: new HostFetch(policy.net),
+    gate: { ask: async () => ({ approved: false, actor: 'policy' }) },
+    audit,
+    scanner: secretScannerFrom(new Redactor()),
+    halt: (r) => halts.push(r),
+    signal: new AbortController().signal,
+  });
+  return pipeline;
+}
+
+describe('guard pipeline: audit before effect', () => {
+  it('a staged write is not visible to reads until its event is durable in the real audit log', async () => {
+    const ws = makeWorkspace({ 'a.txt': 'old' });
+    const log = await AuditLog.open(mkdtempSync(join(tmpdir(), 'airlock-state-')), {});
+    let overlay!: StagingOverlay;
+    const seenAtAppend: string[] = [];
+    let releaseAppend!: () => void;
+    const held = new Promise<void>((r) => (releaseAppend = r));
+    const sink: AuditSink = {
+      async append(e: AuditEventInput): Promise<AuditEvent> {
+        if (e.type === 'tool.call' && e.tool === 'fs.write') {
+          seenAtAppend.push(overlay.read('a.txt').toString());
+          await held; // the write waits here until the event is durable
+        }
+        return log.append(e);
+      },
+    };
+    overlay = new StagingOverlay(ws, () => true);
+    const pipeline = pipelineWith(ws, sink, overlay, []);
+    const write = pipeline.handle({ runId: 'r1', callId: 1, tool: 'fs.write', args: { path: 'a.txt', content: 'new' } });
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(overlay.read('a.txt').toString(), 'old', 'while the event is not durable, the write is not visible');
+    releaseAppend();
+    assert.deepEqual(await write, { ok: true, value: { path: 'a.txt', kind: 'modify', staged: true } });
+    assert.equal(overlay.read('a.txt').toString(), 'new');
+    assert.deepEqual(seenAtAppend, ['old']);
+    const events = await log.query({ limit: 10 });
+    assert.equal(events.events.filter((e) => e.tool === 'fs.write').length, 1);
+    await log.close();
+  });
+
+  it('when the audit log cannot be written, the call is refused, nothing is staged and the run halts', async () => {
+    const ws = makeWorkspace({ 'a.txt': 'old' });
+    const overlay = new StagingOverlay(ws, () => true);
+    const halts: string[] = [];
+    const failing: AuditSink = {
+      append: async () => {
+        throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+      },
+    };
+    const pipeline = pipelineWith(ws, failing, overlay, halts);
+    const r = await pipeline.handle({ runId: 'r1', callId: 1, tool: 'fs.write', args: { path: 'a.txt', content: 'new' } });
+    assert.equal(r.ok, false);
+    assert.deepEqual(overlay.changes(), []);
+    assert.equal(halts.length, 1);
+    assert.match(halts[0]!, /audit log cannot be written .*ENOSPC.*never acts unaudited/);
+  });
+});
