@@ -69,6 +69,13 @@ export function loadSqlJs(): Promise<SqlJsStatic> {
 
 type Dim = 'run' | 'agent' | 'type' | 'tool' | 'decision' | 'level';
 
+/** Rows per INSERT statement: one statement for many rows saves most of sql.js's per-call overhead. */
+const INSERT_ROWS = 64;
+
+function insertSql(rows: number): string {
+  return `INSERT INTO events (seq, run, agent, type, tool, decision, level, body, hash) VALUES ${Array.from({ length: rows }, () => '(?, ?, ?, ?, ?, ?, ?, CAST(? AS TEXT), ?)').join(', ')}`;
+}
+
 interface RunRow {
   id: number;
   runId: string;
@@ -106,6 +113,13 @@ export function inspectDatabaseHeader(head: Uint8Array, fileSize: number): { pro
   return { userVersion, applicationId };
 }
 
+const QUICK_CHECK_MAX_BYTES = 16 * 1024 * 1024;
+
+/** SQLite's report of a damaged file. sql.js gives its errors no code, only SQLite's own message. */
+export function isCorruptionError(e: unknown): boolean {
+  return e instanceof Error && /database disk image is malformed|file is not a database|SQLITE_CORRUPT|SQLITE_NOTADB/i.test(e.message);
+}
+
 export class AuditDatabase {
   private readonly stmts = new Map<string, Statement>();
   private readonly runsById = new Map<string, RunRow>();
@@ -136,6 +150,12 @@ export class AuditDatabase {
     try {
       db = new SQL.Database(bytes);
       db.exec(CONNECTION_PRAGMAS);
+      // A full structural check costs about 50 ms per 10 MB: worth it for the small logs most workspaces have;
+      // in a large one, damage is found by verify or by the first query that reads it (then rebuilt).
+      if (bytes.length <= QUICK_CHECK_MAX_BYTES) {
+        const check = String(db.exec('PRAGMA quick_check')[0]?.values[0]?.[0] ?? '');
+        if (check !== 'ok') throw new AuditError('corrupt', `The audit database ${label} is damaged: ${check}.`);
+      }
       const adb = new AuditDatabase(db);
       adb.loadState();
       return adb;
@@ -192,14 +212,16 @@ export class AuditDatabase {
   /** Adds events (seq > maxSeq, ascending) in one transaction, with the runs and the planner's counts. */
   insert(records: readonly StoredEvent[]): void {
     if (records.length === 0) return;
-    const ins = this.stmt('INSERT INTO events (seq, run, agent, type, tool, decision, level, body, hash) VALUES (?, ?, ?, ?, ?, ?, ?, CAST(? AS TEXT), ?)');
     const touched = new Set<RunRow>();
-    const counted = new Map<string, number>();
+    const counted = new Map<Dim, Map<string | number, number>>();
     const bump = (dim: Dim, value: string | number | null) => {
       if (value === null) return;
-      const k = `${dim}\u0000${value}`;
-      counted.set(k, (counted.get(k) ?? 0) + 1);
+      let m = counted.get(dim);
+      if (!m) counted.set(dim, (m = new Map()));
+      m.set(value, (m.get(value) ?? 0) + 1);
     };
+    const rows: SqlValue[] = [];
+    let inRows = 0;
     this.db.exec('BEGIN');
     try {
       for (const r of records) {
@@ -213,7 +235,13 @@ export class AuditDatabase {
         const level = e.level !== undefined ? (LEVEL_CODES[e.level] ?? 0) : null;
         const tool = typeof e.tool === 'string' ? e.tool : null;
         const agent = String(e.agent ?? '');
-        ins.run([r.seq, run.id, agent, type, tool, decision, level, Buffer.from(r.body, 'utf8'), Buffer.from(r.hash, 'hex')]);
+        // The body goes in as UTF-8 bytes cast to TEXT: sql.js binds byte arrays far faster than strings.
+        rows.push(r.seq, run.id, agent, type, tool, decision, level, Buffer.from(r.body, 'utf8'), Buffer.from(r.hash, 'hex'));
+        if (++inRows === INSERT_ROWS) {
+          this.stmt(insertSql(INSERT_ROWS)).run(rows);
+          rows.length = 0;
+          inRows = 0;
+        }
         bump('run', run.id);
         bump('agent', agent);
         bump('type', type);
@@ -222,6 +250,7 @@ export class AuditDatabase {
         bump('level', level);
         this.max = r.seq;
       }
+      if (inRows > 0) this.stmt(insertSql(inRows)).run(rows);
       const up = this.stmt(
         'INSERT OR REPLACE INTO runs (id, run_id, agent, status, reason, started_at, ended_at, first_seq, last_seq, last_at, events, tool_calls, denied, pending, approvals, alerts, cost_usd) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
       );
@@ -229,11 +258,13 @@ export class AuditDatabase {
         up.run([u.id, u.runId, u.agent, u.status, u.reason ?? null, u.startedAt ?? null, u.endedAt ?? null, u.firstSeq, u.lastSeq, u.lastAt, u.events, u.toolCalls, u.denied, u.pending, u.approvals, u.alerts, u.costUsd]);
       }
       const vc = this.stmt('INSERT OR REPLACE INTO value_counts (dim, value, n) VALUES (?, ?, ?)');
-      for (const [k, n] of counted) {
-        const total = (this.counts.get(k) ?? 0) + n;
-        this.counts.set(k, total);
-        const [dim, value] = k.split('\u0000') as [string, string];
-        vc.run([dim, value, total]);
+      for (const [dim, m] of counted) {
+        for (const [value, n] of m) {
+          const k = `${dim}\u0000${value}`;
+          const total = (this.counts.get(k) ?? 0) + n;
+          this.counts.set(k, total);
+          vc.run([dim, String(value), total]);
+        }
       }
       this.db.exec('COMMIT');
     } catch (e) {

@@ -9,7 +9,7 @@ import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
 import { AuditEventInput } from '../../protocol/auditEvent';
 import type { AuditEvent } from '../../protocol/auditEvent';
-import { AuditDatabase, DATABASE_FILE, inspectDatabaseHeader, SCHEMA_VERSION, APPLICATION_ID } from './auditDatabase';
+import { AuditDatabase, DATABASE_FILE, inspectDatabaseHeader, isCorruptionError, SCHEMA_VERSION, APPLICATION_ID } from './auditDatabase';
 import { AuditError, auditIoError } from './auditError';
 import {
   encodeRecordLine,
@@ -56,7 +56,7 @@ export interface AuditLogOptions {
    * When the database is written out (and the journal rotated): once the journal holds at least
    * max(minEvents, ratio × events already in the database). Geometric, so the cost per event stays constant.
    */
-  readonly persist?: { readonly minEvents?: number; readonly ratio?: number };
+  readonly persist?: { readonly minEvents?: number; readonly ratio?: number; readonly onClose?: boolean };
   /** How long an append may wait for another process's writer lock. */
   readonly lockTimeoutMs?: number;
   /** The clock for event timestamps (tests). */
@@ -240,7 +240,7 @@ export class AuditLog implements AuditSink {
         continue;
       }
       const events = committed.map(({ stored, pending }) => {
-        const ev = { ...(stored.event as Omit<AuditEvent, 'hash'>), hash: stored.hash };
+        const ev = Object.assign({}, stored.event, { hash: stored.hash }) as AuditEvent;
         pending.resolve(ev);
         return ev;
       });
@@ -259,12 +259,19 @@ export class AuditLog implements AuditSink {
     const lines: string[] = [];
     const out: Array<{ stored: StoredEvent; pending: Pending }> = [];
     for (const p of batch) {
-      const event = { ...p.input, seq: seq + 1, ts: eventTs, prevHash: hash };
+      // The prepared object is ours: completing it in place avoids copying every event once more.
+      const event = p.input;
+      event.seq = seq + 1;
+      event.ts = eventTs;
+      event.prevHash = hash;
       let body: string;
       try {
         body = canonicalJson(event);
       } catch (e) {
         p.reject(new AuditError('invalid-event', `The audit event cannot be written as canonical JSON: ${(e as Error).message}`));
+        delete event.seq;
+        delete event.ts;
+        delete event.prevHash;
         continue;
       }
       seq += 1;
@@ -597,7 +604,8 @@ export class AuditLog implements AuditSink {
     if (writer) {
       quarantinedAs = `${this.dbPath}.corrupt-${new Date(this.clock()).toISOString().replace(/[:.]/g, '-')}`;
       try {
-        fs.renameSync(this.dbPath, quarantinedAs);
+        if (fs.existsSync(this.dbPath)) fs.renameSync(this.dbPath, quarantinedAs);
+        else quarantinedAs = undefined;
         const last = all[all.length - 1];
         await writeFileAtomic(this.dbPath, db.export(last ? { seq: last.seq, hash: last.hash } : { seq: 0, hash: GENESIS_HASH }));
       } catch (e) {
@@ -618,26 +626,56 @@ export class AuditLog implements AuditSink {
 
   /** A page of events, newest first (or oldest first after a cursor); see AuditQuery. */
   async query(q: AuditQuery = {}): Promise<AuditPage> {
-    return (await this.database()).page(q);
+    return this.withDatabase((db) => db.page(q));
   }
 
   /** How many events match the filters (paging ignored). Costs a scan of the matches. */
   async count(q: AuditQuery = {}): Promise<number> {
-    return (await this.database()).count(q);
+    return this.withDatabase((db) => db.count(q));
   }
 
   async get(seq: number): Promise<AuditEvent | undefined> {
-    return (await this.database()).get(seq);
+    return this.withDatabase((db) => db.get(seq));
   }
 
   /** Runs, most recently active first, with their status and counts. */
   async runs(q: RunsQuery = {}): Promise<RunSummary[]> {
-    return (await this.database()).runs(q);
+    return this.withDatabase((db) => db.runs(q));
   }
 
   /** One run with its counts by type and decision. */
   async run(runId: string): Promise<RunDetail | undefined> {
-    return (await this.database()).run(runId);
+    return this.withDatabase((db) => db.run(runId));
+  }
+
+  /** Runs a read; when SQLite finds the loaded database damaged, rebuilds it once and tries again. */
+  private async withDatabase<T>(read: (db: AuditDatabase) => T): Promise<T> {
+    const db = await this.database();
+    try {
+      return read(db);
+    } catch (e) {
+      if (!isCorruptionError(e) || this.report.rebuilt) throw e;
+      await this.rebuildLoaded((e as Error).message);
+      return read(await this.database());
+    }
+  }
+
+  private async rebuildLoaded(why: string): Promise<void> {
+    const writer = !this.options.readOnly;
+    if (writer) await this.lock.acquire();
+    try {
+      const bytes = fs.existsSync(this.dbPath) ? fs.readFileSync(this.dbPath) : Buffer.alloc(0);
+      const journal = readJournalFile(this.journalPath);
+      const rebuilt = await this.rebuild(bytes, journal, `SQLite: ${why}`, writer);
+      const { records } = collectAfter(this.stateDir, rebuilt.maxSeq, journal);
+      rebuilt.insert(records);
+      this.db?.close();
+      this.db = rebuilt;
+      this.pendingDb = this.pendingDb.filter((r) => r.seq > rebuilt.maxSeq);
+      this.warn(this.report.messages[this.report.messages.length - 1] ?? 'The audit database was rebuilt.');
+    } finally {
+      if (writer) this.lock.release();
+    }
   }
 
   /** Every event matching `q` (paging fields ignored), oldest first, read a page at a time (for export). */
@@ -722,7 +760,7 @@ export class AuditLog implements AuditSink {
     if (this.dbTimer) clearTimeout(this.dbTimer);
     this.dbTimer = undefined;
     const j = this.journal;
-    if (j && !this.options.readOnly && !this.broken) {
+    if (j && !this.options.readOnly && !this.broken && this.options.persist?.onClose !== false) {
       const inJournal = this.head.seq - j.after.seq;
       // Writing out costs about a second per 500 MB: do it when the journal is large, or the database small.
       if (inJournal > 0 && (inJournal >= this.persistMin / 10 || j.after.seq < 50_000 || this.shouldPersist())) {

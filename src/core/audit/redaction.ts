@@ -34,6 +34,11 @@ function keepPrefix(prefix: string): (m: string) => string {
   return (m) => `${m.slice(0, prefix.length)}${ELLIPSIS}${m.length - prefix.length >= 16 ? m.slice(-4) : ''}`;
 }
 
+/** Basic credentials are base64 of user:password, whose last characters would give the password away. */
+function schemeMask(scheme: string, value: string): string {
+  return /^basic$/i.test(scheme) ? ELLIPSIS : tokenMask(value);
+}
+
 function tokenMask(value: string): string {
   return value.length >= 20 ? `${ELLIPSIS}${value.slice(-4)}` : ELLIPSIS;
 }
@@ -45,6 +50,9 @@ export function wellFormed(s: string): string {
   const native = (s as { toWellFormed?: () => string }).toWellFormed;
   return native ? native.call(s) : s.replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD');
 }
+
+/** Under a password-like key only what is clearly not the secret itself stays: masks and references to one. */
+const REFERENCE = /^(?:\*+|…+|<[^>]*>|\$\{[^}]*\}|\{\{[^}]*\}\}|env:[A-Za-z_][A-Za-z0-9_]*|process\.env\.[A-Za-z0-9_.]+)$/;
 
 function shannonEntropy(s: string): number {
   const counts = new Map<string, number>();
@@ -150,7 +158,7 @@ const RULES: readonly Rule[] = [
       // Prose ("the bearer instrument") has no digits or token punctuation.
       if (!/[0-9._~+/=-]/.test(v)) return undefined;
       const inner = self.redactBuiltin(v);
-      return `${g.bearerKw} ${inner !== v ? inner : tokenMask(v)}`;
+      return `${g.bearerKw} ${inner !== v ? inner : schemeMask(g.bearerKw!, v)}`;
     },
   },
   {
@@ -326,7 +334,7 @@ export class Redactor {
     if (hint === 'password') {
       // `Authorization: Bearer …` keeps its scheme; any other value under a password-like name is hidden whole.
       const scheme = /^(Bearer|Basic|Token|Digest|Bot)\s+(\S.*)$/i.exec(base);
-      out = base.length === 0 || PLACEHOLDER.test(base) ? base : scheme ? `${scheme[1]} ${tokenMask(scheme[2]!)}` : '***';
+      out = base.length === 0 || REFERENCE.test(base) ? base : scheme ? `${scheme[1]} ${schemeMask(scheme[1]!, scheme[2]!)}` : '***';
     }
     else {
       out = this.redactText(base);
