@@ -35,14 +35,7 @@ export function registerCommands(s: CommandServices): vscode.Disposable[] {
       return stopped;
     }),
 
-    vscode.commands.registerCommand(commandIds.openTimeline, async () => {
-      const show = 'Show Run Log';
-      const choice = await vscode.window.showInformationMessage(
-        `Airlock: the Audit Timeline view is not in this version yet. Every run is already recorded in this workspace's hash-chained audit log (${s.stateDir}), and the Agent Airlock output shows runs as they happen.`,
-        show,
-      );
-      if (choice === show) s.log.show(true);
-    }),
+    // commandIds.openTimeline is registered by registerTimeline (src/vscode/timeline/registerTimeline.ts).
 
     vscode.commands.registerCommand(commandIds.rollback, () => {
       void vscode.window.showInformationMessage(

@@ -5,15 +5,21 @@ import { registerCommands } from './airlockCommands';
 import { AgentRunner } from './agentRunner';
 import { ApprovalPrompts } from './approvalPrompts';
 import { PendingChanges } from './pendingChanges';
+import { ProposedDiffDocuments, proposedDiffScheme } from './proposedDiffDocuments';
 import { RunAgentCommand } from './runAgentCommand';
 import { openRunState } from './runState';
 import { SandboxNodeSetup } from './sandboxNodeSetup';
+import { openTimelineSource } from './timeline/openTimelineSource';
+import { registerTimeline } from './timeline/registerTimeline';
+import type { TimelineController } from './timeline/registerTimeline';
+import { exportAuditEvents } from './timeline/timelineExport';
 
 /** What activate() returns: the services behind the commands, for tests and for other extensions. */
 export interface AirlockApi {
   readonly runner: AgentRunner;
   readonly pendingChanges: PendingChanges;
   readonly approvals: ApprovalPrompts;
+  readonly timeline: TimelineController;
 }
 
 export function activate(context: vscode.ExtensionContext): AirlockApi {
@@ -31,13 +37,15 @@ export function activate(context: vscode.ExtensionContext): AirlockApi {
   context.subscriptions.push(approvals);
   const pendingChanges = new PendingChanges();
   context.subscriptions.push(pendingChanges);
+  context.subscriptions.push(vscode.workspace.registerTextDocumentContentProvider(proposedDiffScheme, new ProposedDiffDocuments(pendingChanges)));
   const runner = new AgentRunner({ sandboxDir, stateDir, openState: openRunState, node, gate: approvals, pending: pendingChanges, log });
   context.subscriptions.push(runner);
 
   context.subscriptions.push(...registerCommands({ runAgent: new RunAgentCommand(runner, node, log), runner, pending: pendingChanges, log, stateDir }));
+  const timeline = registerTimeline(context, { log, openSource: () => openTimelineSource(stateDir, log, exportAuditEvents) });
 
   log.info(`Agent Airlock ${context.extension.packageJSON.version as string} active; run state in ${stateDir}; sandbox in ${sandboxDir}`);
-  return { runner, pendingChanges, approvals };
+  return { runner, pendingChanges, approvals, timeline };
 }
 
 export function deactivate(): void {

@@ -84,6 +84,10 @@ export class MemoryTimelineSource implements TimelineSource {
     return this.events.filter((e) => matches(e, filter ?? {})).length;
   }
 
+  async dispose(): Promise<void> {
+    this.listeners.clear();
+  }
+
   onDidAppend(listener: (n: AppendNotice) => void): SourceSubscription {
     this.listeners.add(listener);
     return { dispose: () => this.listeners.delete(listener) };

@@ -51,7 +51,7 @@ export class FilterBar {
     };
     this.from = this.time('From (local time)');
     this.to = this.time('To (local time)');
-    const clearButton = el('vscode-button', { text: 'Clear', title: 'Clear all filters', attrs: { icon: 'clear-all', secondary: '' } });
+    const clearButton = el('vscode-button', { text: 'Clear', title: 'Clear all filters', attrs: { icon: 'clear-all', secondary: '', 'data-id': 'clear' } });
     clearButton.addEventListener('click', () => this.set({}, true));
 
     const verify = el('vscode-button', { text: 'Verify Chain', attrs: { icon: 'verified', 'data-id': 'verify' } });
@@ -95,6 +95,22 @@ export class FilterBar {
     this.options('runId', 'Any run', f.runs.map((r: RunSummary) => [r.runId, `${r.agent} · ${r.runId}`]));
     this.options('agent', 'Any agent', f.agents.map((a) => [a, a]));
     this.options('tool', 'Any tool', f.tools.map((t) => [t, t]));
+  }
+
+  /** Adds what live updates brought (new runs, agents, tools) to the choices, keeping what is there. */
+  mergeFacets(runs: readonly RunSummary[], tools: readonly string[]): void {
+    const merged = (key: SelectKey, fresh: Array<[string, string]>) => {
+      const have = Array.from(this.selects[key].querySelectorAll('vscode-option')).map((o) => [o.getAttribute('value') ?? '', o.textContent ?? ''] as [string, string]).filter(([v]) => v !== '');
+      const known = new Set(have.map(([v]) => v));
+      const added = fresh.filter(([v]) => !known.has(v));
+      return added.length > 0 ? [...have, ...added] : undefined;
+    };
+    const runChoices = merged('runId', runs.map((r) => [r.runId, `${r.agent} · ${r.runId}`]));
+    if (runChoices) this.options('runId', 'Any run', runChoices);
+    const agentChoices = merged('agent', runs.map((r) => [r.agent, r.agent]));
+    if (agentChoices) this.options('agent', 'Any agent', agentChoices.sort((a, b) => a[0].localeCompare(b[0])));
+    const toolChoices = merged('tool', tools.map((t) => [t, t]));
+    if (toolChoices) this.options('tool', 'Any tool', toolChoices.sort((a, b) => a[0].localeCompare(b[0])));
   }
 
   showVerify(text: string, state: 'ok' | 'bad' | 'busy'): void {

@@ -19,6 +19,9 @@ import { FilterBar } from './filterBar';
 import { HostChannel, HostRequestError } from './hostChannel';
 import { RunsView } from './runsView';
 
+/** From this width on, the details pane sits beside the rows rather than below them. */
+const wideLayoutPx = 1700;
+
 class TimelineApp {
   private readonly channel = new HostChannel();
   private readonly bar: FilterBar;
@@ -66,10 +69,20 @@ class TimelineApp {
       children: ['Time', 'Run', 'Agent', 'Type', 'Tool', 'Decision', 'Level', 'Actor', 'Duration', 'Cost', 'Subject / reason'].map((t, i) => el('span', { className: `cell col-${i}`, text: t })),
     });
     const table = el('div', { className: 'table', children: [header, this.list.element] });
-    const split = el('vscode-split-layout', { className: 'split', attrs: { split: 'vertical', 'initial-handle-position': '64%', 'min-start': '360px', 'min-end': '240px' } });
+    const split = el('vscode-split-layout', { className: 'split', attrs: { split: 'horizontal', 'initial-handle-position': '58%', 'min-start': '160px', 'min-end': '120px' } });
     split.append(el('div', { className: 'pane-start', attrs: { slot: 'start' }, children: [table] }), el('div', { className: 'pane-end', attrs: { slot: 'end' }, children: [this.details.element] }));
     const footer = el('footer', { className: 'statusline', children: [oldest, latest, this.status, this.newEvents] });
     root.append(this.bar.element, this.progress, el('main', { className: 'body', children: [this.runs.element, split] }), footer);
+    // Details beside the rows when there is room for both, below them otherwise (the rows need the width).
+    new ResizeObserver(() => {
+      const side = root.clientWidth >= wideLayoutPx;
+      const want = side ? 'vertical' : 'horizontal';
+      if (split.getAttribute('split') !== want) {
+        split.setAttribute('split', want);
+        split.setAttribute('initial-handle-position', side ? '66%' : '58%');
+        (split as HTMLElement & { resetHandlePosition?: () => void }).resetHandlePosition?.();
+      }
+    }).observe(root);
 
     this.channel.onNotification((n) => this.onNotification(n));
     const saved = TimelineViewState.safeParse(this.channel.savedState());
@@ -92,6 +105,7 @@ class TimelineApp {
         return;
       case 'didAppend':
         this.updateRuns(n.runs);
+        this.bar.mergeFacets(n.runs, []);
         this.list.refreshGroups();
         this.list.live(n.count);
         return;
@@ -126,6 +140,7 @@ class TimelineApp {
     const view = this.view;
     try {
       const page = await this.channel.request('page', seq > 0 ? { filter: this.filter, direction, seq, limit: pageSize } : { filter: this.filter, direction: 'latest', limit: pageSize });
+      this.bar.mergeFacets([], [...new Set(page.rows.flatMap((r) => (r.tool ? [r.tool] : [])))]);
       return view === this.view ? page : undefined;
     } catch (err) {
       this.fail('Loading more events', err);

@@ -34,11 +34,24 @@ export function registerTimeline(context: vscode.ExtensionContext, deps: Timelin
   };
   const panelDeps = { extensionUri: context.extensionUri, log: deps.log, openSource };
 
+  // The source holds the audit database in memory: release it when no timeline is open (and on deactivation).
+  const closeSource = () => {
+    const s = source;
+    source = undefined;
+    void s?.then(
+      (x) => x.dispose(),
+      () => undefined,
+    );
+  };
+  context.subscriptions.push({ dispose: closeSource });
+
   const adopt = (panel: TimelinePanel): TimelinePanel => {
     current = panel;
     context.subscriptions.push(panel);
     panel.onDidDispose(() => {
-      if (current === panel) current = undefined;
+      if (current !== panel) return;
+      current = undefined;
+      closeSource();
     });
     return panel;
   };

@@ -52,6 +52,8 @@ export interface Rejection {
   readonly reason: RejectionReason;
   /** What was wrong, as zod put it. */
   readonly detail: string;
+  /** The line written to the log. */
+  readonly logged: string;
 }
 
 export interface TimelineMessageHandlerOptions {
@@ -263,8 +265,9 @@ export class TimelineMessageHandler {
 
   private reject(raw: unknown, detail: string, forced?: RejectionReason): void {
     const reason = forced ?? (isKnown(raw) ? 'malformed-message' : 'unknown-message');
-    const rejection: Rejection = { reason, detail };
-    this.o.log.warn(`Timeline: rejected ${reason === 'unknown-message' ? 'an unknown' : 'a malformed'} message from the webview (${preview(raw)}): ${detail}`);
+    const logged = `Timeline: rejected ${reason === 'unknown-message' ? 'an unknown' : 'a malformed'} message from the webview (${preview(raw)}): ${detail}`;
+    const rejection: Rejection = { reason, detail, logged };
+    this.o.log.warn(logged);
     this.rejections.push(rejection);
     if (this.rejections.length > 50) this.rejections.shift();
     for (const l of this.rejectionListeners) l(rejection);

@@ -28,4 +28,6 @@ export interface TimelineSource {
   export(format: ExportFormat, file: string, filter?: TimelineFilter): Promise<number>;
   /** Fires when events are appended; listeners may be called often, the panel coalesces. */
   onDidAppend(listener: (notice: AppendNotice) => void): SourceSubscription;
+  /** Stops polling and releases what the source opened. */
+  dispose(): Promise<void>;
 }

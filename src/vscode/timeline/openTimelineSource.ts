@@ -1,0 +1,15 @@
+// Opens the audit log of the extension's state folder for the timeline: read-only (the runner is the writer),
+// so the timeline never holds the writer lock and sees the runner's events through AuditLog.sync().
+import { mkdir } from 'node:fs/promises';
+import { AuditLog } from '../../core/audit/auditLog';
+import { AuditTimelineSource } from './auditTimelineSource';
+import type { AuditExporter } from './auditTimelineSource';
+import type { TimelineLog } from './timelineMessageHandler';
+import type { TimelineSource } from './timelineSource';
+
+export async function openTimelineSource(stateDir: string, log: TimelineLog, exporter: AuditExporter): Promise<TimelineSource> {
+  await mkdir(stateDir, { recursive: true });
+  const audit = await AuditLog.open(stateDir, { readOnly: true, onWarning: (m) => log.warn(`Audit log: ${m}`) });
+  for (const m of audit.recovery.messages) log.info(`Audit log: ${m}`);
+  return new AuditTimelineSource(audit, { exporter, ownsLog: true });
+}
