@@ -4,16 +4,19 @@ import { dirname, relative, isAbsolute } from 'node:path';
 import * as vscode from 'vscode';
 import type { AuditSink } from '../core/audit/auditSink';
 import type { SecretScanner } from '../core/guard/guardPipeline';
+import { defaultPolicyPath, loadPolicy } from '../core/policy/policyLoader';
 import { AgentRuntime } from '../core/runtime/agentRuntime';
 import type { AgentRun, RunReport } from '../core/runtime/agentRuntime';
 import type { ApprovalGate } from '../core/runtime/approvalGate';
 import type { PendingChanges } from './pendingChanges';
 import type { SandboxNodeSetup } from './sandboxNodeSetup';
 
-/** Where a run's audit events go and how its logged values are redacted; opened once per state folder. */
+/** Where runs' audit events go and how logged values are redacted; one per state folder and redaction set. */
 export interface RunState {
   readonly audit: AuditSink;
-  scannerFor(policyFile: string | undefined): SecretScanner;
+  readonly scanner: SecretScanner;
+  /** The policy's extra redaction patterns this state was opened with. */
+  readonly redactPatterns: readonly string[];
   close(): Promise<void>;
 }
 
@@ -22,7 +25,7 @@ export interface AgentRunnerOptions {
   readonly sandboxDir: string;
   /** Audit log, journal and snapshots: the extension's storage, outside the workspace. */
   readonly stateDir: string;
-  readonly openState: (stateDir: string) => Promise<RunState>;
+  readonly openState: (stateDir: string, redactPatterns: readonly string[]) => Promise<RunState>;
   readonly node: SandboxNodeSetup;
   readonly gate: ApprovalGate;
   readonly pending: PendingChanges;
@@ -37,7 +40,7 @@ export interface AgentRunRequest {
   readonly workspace?: string;
 }
 
-export type AgentRunnerErrorReason = 'untrusted' | 'no-workspace';
+export type AgentRunnerErrorReason = 'untrusted' | 'no-workspace' | 'busy';
 
 export class AgentRunnerError extends Error {
   override readonly name = 'AgentRunnerError';
@@ -56,7 +59,7 @@ export class AgentRunner implements vscode.Disposable {
   private runtime: AgentRuntime | undefined;
   /** Runtimes replaced while agents were still running on them; disposed once nothing runs. */
   private retired: AgentRuntime[] = [];
-  private state: Promise<RunState> | undefined;
+  private state: { readonly key: string; readonly opening: Promise<RunState> } | undefined;
   private readonly active = new Map<string, AgentRun>();
   private readonly _onDidChangeRuns = new vscode.EventEmitter<void>();
   /** A run started or ended. */
@@ -81,8 +84,11 @@ export class AgentRunner implements vscode.Disposable {
       throw new AgentRunnerError('untrusted', 'Running agents is disabled in an untrusted workspace: an agent module and the workspace policy decide what runs. Trust the workspace to run agents.');
     }
     const workspace = request.workspace ?? workspaceFor(request.agentFile);
+    // Read here as well as by the runtime: an invalid policy stops the run before a sandbox starts, and its
+    // redaction patterns must be in force in the audit log before the first event.
+    const { policy } = loadPolicy(defaultPolicyPath(workspace));
     const runtime = await this.ensureRuntime();
-    const state = await this.openState();
+    const state = await this.openState(policy.redact?.patterns ?? []);
     const run = await runtime.start({
       workspace,
       agentFile: request.agentFile,
@@ -90,7 +96,7 @@ export class AgentRunner implements vscode.Disposable {
       task: request.task,
       gate: this.options.gate,
       audit: state.audit,
-      scanner: state.scannerFor(undefined),
+      scanner: state.scanner,
       onLog: (l) => this.options.log[l.level === 'error' ? 'error' : l.level === 'warn' ? 'warn' : 'info'](`[${l.runId}] ${l.message}`),
     });
     this.active.set(run.runId, run);
@@ -128,12 +134,25 @@ export class AgentRunner implements vscode.Disposable {
     return this.runtime;
   }
 
-  private openState(): Promise<RunState> {
-    this.state ??= this.options.openState(this.options.stateDir).catch((e: unknown) => {
+  private async openState(redactPatterns: readonly string[]): Promise<RunState> {
+    const key = JSON.stringify(redactPatterns);
+    if (this.state && this.state.key !== key) {
+      // The policy's redaction patterns changed. One writer per audit log: reopen it when no run is using it.
+      if (this.active.size > 0) {
+        throw new AgentRunnerError('busy', 'The policy’s redaction patterns changed while agents are running. Let them finish (or stop them), then run again.');
+      }
+      const old = this.state.opening;
       this.state = undefined;
-      throw e;
-    });
-    return this.state;
+      await old.then((s) => s.close()).catch(() => undefined);
+    }
+    if (!this.state) {
+      const opening = this.options.openState(this.options.stateDir, redactPatterns);
+      this.state = { key, opening };
+      opening.catch(() => {
+        if (this.state?.opening === opening) this.state = undefined;
+      });
+    }
+    return this.state.opening;
   }
 
   private retireRuntime(): void {
@@ -151,7 +170,7 @@ export class AgentRunner implements vscode.Disposable {
     this.runtime?.dispose();
     this.runtime = undefined;
     this.disposeRetired();
-    void this.state?.then((s) => s.close()).catch(() => undefined);
+    void this.state?.opening.then((s) => s.close()).catch(() => undefined);
     for (const d of this.subscriptions) d.dispose();
   }
 }

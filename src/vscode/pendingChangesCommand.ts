@@ -1,8 +1,8 @@
 // `Airlock: Show Pending Changes`: lists what finished runs propose (A/M/D) and shows a picked change as a
-// unified diff. The workspace is not touched.
+// read-only unified diff. The workspace is not touched.
 import * as vscode from 'vscode';
-import { unifiedDiff } from '../core/diff/unifiedDiff';
 import type { PendingChange, PendingChanges } from './pendingChanges';
+import { ProposedDiffDocuments } from './proposedDiffDocuments';
 
 const kindLetter = { create: 'A', modify: 'M', delete: 'D' } as const;
 
@@ -25,8 +25,7 @@ export async function showPendingChanges(pending: PendingChanges): Promise<Pendi
   }));
   const pick = await vscode.window.showQuickPick(items, { title: `Airlock: Pending Changes (${all.length})`, placeHolder: 'Pick a change to see its diff', matchOnDescription: true });
   if (!pick) return undefined;
-  const { change } = pick.pending;
-  const doc = await vscode.workspace.openTextDocument({ language: 'diff', content: unifiedDiff(change.path, change.before, change.after) });
-  await vscode.window.showTextDocument(doc, { preview: true });
+  const doc = await vscode.workspace.openTextDocument(ProposedDiffDocuments.uriFor(pick.pending.runId, pick.pending.change.path));
+  await vscode.window.showTextDocument(await vscode.languages.setTextDocumentLanguage(doc, 'diff'), { preview: true });
   return pick.pending;
 }

@@ -33,11 +33,13 @@ describe('Airlock from the command palette', function () {
 
     // The demo policy sends fs.delete to a human: the gate shows what is asked and waits.
     const gate = await wb.waitForNotification(/wants to fs\.delete/);
+    await wb.revealNotification(gate);
     await wb.screenshot('03-approval-gate');
     await wb.clickNotificationButton(gate, 'Approve');
 
     const done = await wb.waitForNotification(/refactor completed/);
     assert.match(await done.innerText(), /4 proposed changes/);
+    await wb.revealNotification(done);
     await wb.screenshot('04-run-report');
     // Proposals only: the workspace file is untouched.
     assert.equal(readFileSync(formatJs, 'utf8'), before);
@@ -47,7 +49,7 @@ describe('Airlock from the command palette', function () {
     assert.ok(items.some((i) => /M\s+src\/format\.js/.test(i)), `pending changes offered: ${items.join(' | ')}`);
     await wb.screenshot('05-pending-changes');
     await wb.pickQuickItem(/src\/format\.js/);
-    await wb.waitForActiveTab('Untitled');
+    await wb.waitForActiveTab('format.js.diff');
     const diff = await wb.visibleEditorText();
     assert.match(diff, /-export function formatPrice\(/);
     assert.match(diff, /\+export function formatMoney\(/);

@@ -63,16 +63,22 @@ export class Workbench {
     await this.page.keyboard.press('Enter');
   }
 
-  /** Waits for a notification toast containing `text` and returns it. */
+  /** Waits for a notification toast containing `text` to have faded in completely, and returns it. */
   async waitForNotification(text: string | RegExp, timeoutMs = 60_000): Promise<Locator> {
-    const toast = this.page.locator(toasts).filter({ hasText: text }).first();
+    const toast = this.page.locator(`${toasts}.notification-fade-in-done`).filter({ hasText: text }).first();
     await toast.waitFor({ state: 'visible', timeout: timeoutMs });
     return toast;
   }
 
+  /** Hovers a toast so its buttons show (a toast under another one is collapsed), e.g. before a screenshot. */
+  async revealNotification(toast: Locator): Promise<void> {
+    await toast.hover();
+    await toast.locator('.monaco-button').first().waitFor({ state: 'visible' }).catch(() => undefined);
+  }
+
   /** Clicks a button (Approve, Show Pending Changes, …) on a notification. */
   async clickNotificationButton(toast: Locator, label: string): Promise<void> {
-    await toast.hover(); // buttons of a collapsed toast appear on hover
+    await this.revealNotification(toast);
     await toast.locator('.monaco-button', { hasText: label }).first().click();
   }
 

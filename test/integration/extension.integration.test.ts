@@ -53,8 +53,9 @@ describe('Agent Airlock in a real VS Code', function () {
       for (const f of ['dist/extension.js', 'dist/policy.schema.json', 'sandbox/dist/main.js', 'sandbox/node_modules/isolated-vm/package.json', 'sandbox/node_modules/node-gyp-build/package.json']) {
         assert.ok(existsSync(join(extension.extensionPath, f)), `${f} is missing from the installed extension`);
       }
-      assert.ok(!existsSync(join(extension.extensionPath, 'src')), 'sources must not be packaged');
       assert.ok(!existsSync(join(extension.extensionPath, 'node_modules')), 'node_modules must not be packaged (everything is bundled)');
+      const unwanted = [...filesIn(extension.extensionPath).keys()].filter((f) => /\.(ts|map)$/.test(f) || f.split(sep)[0] === 'src');
+      assert.deepEqual(unwanted, [], 'sources and source maps must not be packaged');
     });
   }
 
