@@ -51,7 +51,8 @@ CREATE INDEX events_level ON events(level);
 `;
 
 // The rollback journal is useless here: durability comes from our own journal and the atomic rename.
-const CONNECTION_PRAGMAS = 'PRAGMA journal_mode = MEMORY; PRAGMA synchronous = OFF; PRAGMA temp_store = MEMORY; PRAGMA cache_size = -32768;';
+// secure_delete zeroes freed space, so the file never keeps stale copies of rows moved by page splits.
+const CONNECTION_PRAGMAS = 'PRAGMA journal_mode = MEMORY; PRAGMA synchronous = OFF; PRAGMA temp_store = MEMORY; PRAGMA cache_size = -32768; PRAGMA secure_delete = ON;';
 
 let sqlJs: Promise<SqlJsStatic> | undefined;
 

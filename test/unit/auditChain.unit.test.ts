@@ -1,0 +1,222 @@
+// Property tests of the hash chain: random event sequences verify, and any single changed byte, deleted event
+// or swapped pair makes verify fail at exactly the right seq, whether the damage is in the database file or in
+// the journal.
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import { join } from 'node:path';
+import * as fc from 'fast-check';
+import type { AuditEvent, AuditEventInput } from '../../src/protocol/auditEvent';
+import { AuditLog, verifyAuditLog } from '../../src/core/audit/auditLog';
+import { canonicalJson, chainHash, GENESIS_HASH, loadCanonicalJson } from '../../src/core/audit/hashChain';
+import { editDatabase, eventArb, flipByte, journalLines, removeDir, sampleEvent, tempStateDir, writeJournalLines } from '../fixtures/auditTestKit';
+
+/** Appends `dbPart` events and writes them into the database, then `journalPart` events that stay in the journal. */
+async function buildLog(dbPart: readonly AuditEventInput[], journalPart: readonly AuditEventInput[]): Promise<{ dir: string; events: AuditEvent[] }> {
+  const dir = tempStateDir('chain');
+  const log = await AuditLog.open(dir, { persist: { minEvents: 1e9, onClose: false } });
+  const events: AuditEvent[] = [];
+  events.push(...(await Promise.all(dbPart.map((e) => log.append(e)))));
+  if (dbPart.length > 0) await log.persist();
+  events.push(...(await Promise.all(journalPart.map((e) => log.append(e)))));
+  await log.close();
+  return { dir, events };
+}
+
+describe('AuditLog hash chain (property tests)', function () {
+  this.timeout(120_000);
+
+  before(loadCanonicalJson);
+
+  it('each hash is sha256(prevHash + RFC 8785 JSON of the event without hash), from 64 zeros', async () => {
+    const { dir, events } = await buildLog([sampleEvent(1), sampleEvent(2)], [sampleEvent(3)]);
+    try {
+      let prev = GENESIS_HASH;
+      for (const e of events) {
+        const { hash, ...rest } = e;
+        assert.equal(e.prevHash, prev);
+        assert.equal(hash, chainHash(prev, canonicalJson(rest)));
+        prev = hash;
+      }
+    } finally {
+      removeDir(dir);
+    }
+  });
+
+  it('random event sequences verify, and read back exactly as appended', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(eventArb, { minLength: 1, maxLength: 30 }), fc.nat(), async (inputs, split) => {
+        const cut = split % (inputs.length + 1);
+        const { dir, events } = await buildLog(inputs.slice(0, cut), inputs.slice(cut));
+        try {
+          const v = await verifyAuditLog(dir);
+          assert.ok(v.ok, v.message);
+          assert.equal(v.events, inputs.length);
+          const log = await AuditLog.open(dir, { readOnly: true });
+          const page = await log.query({ after: 0, limit: 1000 });
+          await log.close();
+          assert.deepEqual(page.events, events);
+          assert.deepEqual(
+            events.map((e) => e.seq),
+            inputs.map((_, i) => i + 1),
+          );
+        } finally {
+          removeDir(dir);
+        }
+      }),
+      { numRuns: 40 },
+    );
+  });
+
+  it('a changed byte in any stored event (body or hash) in the database file fails at that seq', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(eventArb, { minLength: 1, maxLength: 20 }), fc.nat(), fc.nat(), fc.boolean(), fc.integer({ min: 0, max: 10_000 }), async (inputs, pick, pos, inHash, seed) => {
+        const { dir, events } = await buildLog(inputs, [sampleEvent(99)]);
+        try {
+          const target = events[pick % inputs.length]!;
+          await editDatabase(dir, (run) => {
+            if (inHash) {
+              const hash = Buffer.from(target.hash, 'hex');
+              flipByte(hash, pos % hash.length, seed);
+              run('UPDATE events SET hash = ? WHERE seq = ?', [hash, target.seq]);
+            } else {
+              const body = Buffer.from(String(run('SELECT body FROM events WHERE seq = ?', [target.seq])[0]![0]), 'utf8');
+              flipByte(body, pos % body.length, seed);
+              run('UPDATE events SET body = CAST(? AS TEXT) WHERE seq = ?', [body, target.seq]);
+            }
+          });
+          const v = await verifyAuditLog(dir);
+          assert.equal(v.ok, false);
+          assert.equal(v.firstBadSeq, target.seq, v.message);
+          assert.equal(v.where, 'database');
+        } finally {
+          removeDir(dir);
+        }
+      }),
+      { numRuns: 40 },
+    );
+  });
+
+  it('a byte flipped in the raw database file, inside an event, fails at that seq', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 2, max: 25 }), fc.nat(), fc.nat(), fc.integer({ min: 0, max: 10_000 }), async (n, pick, pos, seed) => {
+        const inputs = Array.from({ length: n }, (_, i) => sampleEvent(i + 1));
+        const { dir, events } = await buildLog(inputs, []);
+        try {
+          const target = events[pick % n]!;
+          const { hash: _hash, ...rest } = target;
+          const body = Buffer.from(canonicalJson(rest), 'utf8');
+          const path = join(dir, 'audit.sqlite');
+          const file = fs.readFileSync(path);
+          const at = file.indexOf(body);
+          assert.ok(at >= 0 && file.indexOf(body, at + 1) < 0, 'the event is stored once, contiguously');
+          flipByte(file, at + (pos % body.length), seed);
+          fs.writeFileSync(path, file);
+          const v = await verifyAuditLog(dir);
+          assert.equal(v.ok, false);
+          assert.equal(v.firstBadSeq, target.seq, v.message);
+        } finally {
+          removeDir(dir);
+        }
+      }),
+      { numRuns: 25 },
+    );
+  });
+
+  it('a deleted or swapped event in the database fails at the first seq out of place', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 2, max: 20 }), fc.nat(), fc.boolean(), fc.boolean(), async (n, pick, swap, withJournal) => {
+        const inputs = Array.from({ length: n }, (_, i) => sampleEvent(i + 1));
+        const { dir } = await buildLog(inputs, withJournal ? [sampleEvent(100)] : []);
+        try {
+          const k = 1 + (pick % (n - 1));
+          await editDatabase(dir, (run) => {
+            if (swap) {
+              const [a, b] = [run('SELECT body, hash FROM events WHERE seq = ?', [k])[0]!, run('SELECT body, hash FROM events WHERE seq = ?', [k + 1])[0]!];
+              run('UPDATE events SET body = ?, hash = ? WHERE seq = ?', [b[0] as string, b[1] as Uint8Array, k]);
+              run('UPDATE events SET body = ?, hash = ? WHERE seq = ?', [a[0] as string, a[1] as Uint8Array, k + 1]);
+            } else {
+              // Deleting the newest event of the database is caught by its recorded head (or the journal after it).
+              run('DELETE FROM events WHERE seq = ?', [pick % 2 ? k : n]);
+            }
+          });
+          const expected = swap ? k : pick % 2 ? k : n;
+          const v = await verifyAuditLog(dir);
+          assert.equal(v.ok, false);
+          assert.equal(v.firstBadSeq, expected, v.message);
+        } finally {
+          removeDir(dir);
+        }
+      }),
+      { numRuns: 40 },
+    );
+  });
+
+  it('a changed byte anywhere in a journal line fails at that seq', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(eventArb, { minLength: 0, maxLength: 6 }), fc.array(eventArb, { minLength: 1, maxLength: 20 }), fc.nat(), fc.nat(), fc.integer({ min: 0, max: 10_000 }), async (inDb, inJournal, pick, pos, seed) => {
+        const { dir, events } = await buildLog(inDb, inJournal);
+        try {
+          const lines = journalLines(dir);
+          const k = pick % inJournal.length;
+          const line = Buffer.from(lines[1 + k]!, 'utf8');
+          // Every byte of the line, its newline included, except the newline that ends the journal: cutting that
+          // makes the last event an unfinished write, which no chain can tell from a crash (see docs/audit.md).
+          const last = k === inJournal.length - 1;
+          flipByte(line, pos % (last ? line.length - 1 : line.length), seed);
+          const bytes = lines.map((l) => Buffer.from(l, 'utf8'));
+          bytes[1 + k] = line;
+          fs.writeFileSync(join(dir, 'audit.journal'), Buffer.concat(bytes));
+          const v = await verifyAuditLog(dir);
+          assert.equal(v.ok, false);
+          assert.equal(v.firstBadSeq, events[inDb.length + k]!.seq, v.message);
+          assert.equal(v.where, 'journal');
+        } finally {
+          removeDir(dir);
+        }
+      }),
+      { numRuns: 50 },
+    );
+  });
+
+  it('a deleted or swapped journal line fails at the first seq out of place', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 0, max: 5 }), fc.integer({ min: 2, max: 15 }), fc.nat(), fc.boolean(), async (inDb, inJournal, pick, swap) => {
+        const { dir, events } = await buildLog(
+          Array.from({ length: inDb }, (_, i) => sampleEvent(i)),
+          Array.from({ length: inJournal }, (_, i) => sampleEvent(50 + i)),
+        );
+        try {
+          const lines = journalLines(dir);
+          const k = pick % (inJournal - 1);
+          if (swap) [lines[1 + k], lines[2 + k]] = [lines[2 + k]!, lines[1 + k]!];
+          else lines.splice(1 + k, 1);
+          writeJournalLines(dir, lines);
+          const v = await verifyAuditLog(dir);
+          assert.equal(v.ok, false);
+          assert.equal(v.firstBadSeq, events[inDb + k]!.seq, v.message);
+        } finally {
+          removeDir(dir);
+        }
+      }),
+      { numRuns: 40 },
+    );
+  });
+
+  it('a journal that does not continue the database (edited header, or missing events between) fails right after the database', async () => {
+    const { dir, events } = await buildLog([sampleEvent(1), sampleEvent(2), sampleEvent(3)], [sampleEvent(4)]);
+    try {
+      const lines = journalLines(dir);
+      const header = JSON.parse(lines[0]!) as { airlockJournal: number; after: { seq: number; hash: string; ts: string } };
+      writeJournalLines(dir, [`${JSON.stringify({ ...header, after: { ...header.after, hash: 'f'.repeat(64) } })}\n`, ...lines.slice(1)]);
+      let v = await verifyAuditLog(dir);
+      assert.equal(v.firstBadSeq, 4, v.message);
+      await editDatabase(dir, (run) => run('DELETE FROM events WHERE seq = 3'));
+      writeJournalLines(dir, lines);
+      v = await verifyAuditLog(dir);
+      assert.equal(v.firstBadSeq, 3, v.message);
+      assert.equal(events.length, 4);
+    } finally {
+      removeDir(dir);
+    }
+  });
+});
