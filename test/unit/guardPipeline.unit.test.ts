@@ -39,7 +39,7 @@ describe('guard pipeline: audit before effect', () => {
   it('a staged write is not visible to reads until its event is durable in the real audit log', async () => {
     const ws = makeWorkspace({ 'a.txt': 'old' });
     const log = await AuditLog.open(mkdtempSync(join(tmpdir(), 'airlock-state-')), {});
-    let overlay!: StagingOverlay;
+    const overlay = new StagingOverlay(ws, () => true);
     const seenAtAppend: string[] = [];
     let releaseAppend!: () => void;
     const held = new Promise<void>((r) => (releaseAppend = r));
@@ -52,7 +52,6 @@ describe('guard pipeline: audit before effect', () => {
         return log.append(e);
       },
     };
-    overlay = new StagingOverlay(ws, () => true);
     const pipeline = pipelineWith(ws, sink, overlay, []);
     const write = pipeline.handle({ runId: 'r1', callId: 1, tool: 'fs.write', args: { path: 'a.txt', content: 'new' } });
     await new Promise((r) => setTimeout(r, 50));
