@@ -88,11 +88,33 @@ async function copyVerified(blobPath: string, expected: string, out: fs.FileHand
   }
 }
 
-/** Writes JSON durably: temp file, fsync, rename, fsync of the folder. */
-export async function writeJsonAtomic(target: string, value: unknown): Promise<void> {
-  const tmp = `${target}.${process.pid}.${Math.random().toString(36).slice(2, 10)}.tmp`;
-  await writeFileAtomic(target, tmp, { kind: 'buffer', data: Buffer.from(JSON.stringify(value, null, 1) + '\n') });
-  await fsyncDir(dirname(target));
+/** A temp name beside `target` for writeJsonAtomic; recovery removes leftovers by the `.tmp` ending. */
+export function jsonTempPath(target: string): string {
+  return `${target}.${process.pid}.${Math.random().toString(36).slice(2, 10)}.tmp`;
+}
+
+/** Writes bytes to a new file and fsyncs it, without making it visible under another name yet. */
+export async function writeDurable(path: string, data: Buffer): Promise<void> {
+  const fh = await fs.open(path, 'wx', 0o666);
+  try {
+    await writeAll(fh, data);
+    await fh.sync();
+  } catch (err) {
+    await fh.close().catch(() => undefined);
+    await fs.rm(path, { force: true }).catch(() => undefined);
+    throw err;
+  }
+  await fh.close();
+}
+
+export function jsonBytes(value: unknown): Buffer {
+  return Buffer.from(JSON.stringify(value, null, 1) + '\n');
+}
+
+/** Writes JSON durably: temp file, fsync, rename, and (unless the caller batches it) fsync of the folder. */
+export async function writeJsonAtomic(target: string, value: unknown, options: { syncDir?: boolean } = {}): Promise<void> {
+  await writeFileAtomic(target, jsonTempPath(target), { kind: 'buffer', data: jsonBytes(value) });
+  if (options.syncDir !== false) await fsyncDir(dirname(target));
 }
 
 /** Removes a file and makes the removal durable. A missing file is fine. */

@@ -2,8 +2,9 @@
 // Identical content across snapshots is stored once; retention deletes a blob only when no kept manifest names it.
 import { createHash, randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
-import { join } from 'node:path';
-import { COPY_CHUNK, fsyncDir } from './atomicWrite';
+import { dirname, join } from 'node:path';
+import { COPY_CHUNK } from './atomicWrite';
+import { mapBounded } from './boundedParallel';
 import { SnapshotError } from './snapshotError';
 import { SHA256_HEX, type FileState } from './snapshotManifest';
 
@@ -12,6 +13,8 @@ const IN_MEMORY_LIMIT = 8 * 1024 * 1024;
 
 export class BlobStore {
   private readonly tmpDir: string;
+  /** Shard folders known to exist, so a blob write does not mkdir each time. */
+  private readonly shards = new Set<string>();
 
   constructor(readonly root: string) {
     this.tmpDir = join(root, 'tmp');
@@ -26,10 +29,11 @@ export class BlobStore {
   }
 
   /**
-   * Stores the bytes of the regular file at `abs` and returns its state. The blob is durable (fsync'd, renamed
-   * into place, folder fsync'd) before this resolves, so a journal written afterwards may rely on it.
+   * Reads the regular file at `abs`, hashes it, and writes its bytes to a temp blob (not yet fsync'd, not yet
+   * under its name) recorded in `batch`, unless the blob exists already. `commit(batch)` makes them durable;
+   * nothing may rely on a blob before that.
    */
-  async putFile(abs: string): Promise<FileState> {
+  async putFile(abs: string, batch: BlobBatch): Promise<FileState> {
     const src = await fs.open(abs, 'r');
     try {
       const st = await src.stat();
@@ -38,35 +42,21 @@ export class BlobStore {
       if (st.size <= IN_MEMORY_LIMIT) {
         const data = await src.readFile();
         const hash = sha256(data);
-        await this.putBuffer(hash, data);
+        const final = this.pathOf(hash);
+        if (!(await sizeIs(final, data.length))) {
+          const tmp = this.tmpPath();
+          batch.pending.push({ tmp, final });
+          await writeNew(tmp, data);
+        }
         return { hash, size: data.length, mode };
       }
-      return { ...(await this.putStream(src)), mode };
+      return { ...(await this.putStream(src, batch)), mode };
     } finally {
       await src.close();
     }
   }
 
-  /** Stores `data` under `hash` (which the caller computed) unless an intact-looking copy is there already. */
-  async putBuffer(hash: string, data: Buffer): Promise<void> {
-    const final = this.pathOf(hash);
-    if (await sizeIs(final, data.length)) return;
-    const tmp = this.tmpPath();
-    const fh = await fs.open(tmp, 'wx', 0o444);
-    try {
-      let off = 0;
-      while (off < data.length) off += (await fh.write(data, off, data.length - off)).bytesWritten;
-      await fh.sync();
-    } catch (err) {
-      await fh.close().catch(() => undefined);
-      await fs.rm(tmp, { force: true });
-      throw err;
-    }
-    await fh.close();
-    await this.publish(tmp, final);
-  }
-
-  private async putStream(src: fs.FileHandle): Promise<{ hash: string; size: number }> {
+  private async putStream(src: fs.FileHandle, batch: BlobBatch): Promise<{ hash: string; size: number }> {
     const tmp = this.tmpPath();
     const out = await fs.open(tmp, 'wx', 0o444);
     const h = createHash('sha256');
@@ -82,7 +72,6 @@ export class BlobStore {
         while (off < chunk.length) off += (await out.write(chunk, off, chunk.length - off)).bytesWritten;
         size += bytesRead;
       }
-      await out.sync();
     } catch (err) {
       await out.close().catch(() => undefined);
       await fs.rm(tmp, { force: true });
@@ -92,15 +81,49 @@ export class BlobStore {
     const hash = h.digest('hex');
     const final = this.pathOf(hash);
     if (await sizeIs(final, size)) await fs.rm(tmp, { force: true });
-    else await this.publish(tmp, final);
+    else batch.pending.push({ tmp, final });
     return { hash, size };
   }
 
+  /**
+   * Makes a batch durable: every temp blob fsync'd and renamed into place, all at once. Returns the shard
+   * folders whose new entries still need a folder fsync (the caller issues those with its own).
+   */
+  async commit(batch: BlobBatch): Promise<Set<string>> {
+    const dirty = new Set<string>();
+    await mapBounded(batch.pending, 8, async ({ tmp, final }) => {
+      const fh = await fs.open(tmp, 'r+');
+      try {
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      await this.publish(tmp, final);
+      dirty.add(dirname(final));
+    });
+    batch.pending.length = 0;
+    return dirty;
+  }
+
+  /** Drops the temp blobs of a batch that will not be committed. */
+  async discard(batch: BlobBatch): Promise<void> {
+    for (const { tmp } of batch.pending.splice(0)) await fs.rm(tmp, { force: true });
+  }
+
   private async publish(tmp: string, final: string): Promise<void> {
-    const shard = join(final, '..');
-    await fs.mkdir(shard, { recursive: true });
-    await fs.rename(tmp, final);
-    await fsyncDir(shard);
+    const shard = dirname(final);
+    if (!this.shards.has(shard)) {
+      await fs.mkdir(shard, { recursive: true });
+      this.shards.add(shard);
+    }
+    try {
+      await fs.rename(tmp, final);
+    } catch (err) {
+      // The shard folder went away behind our back (someone cleaned the state folder): make it again.
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      await fs.mkdir(shard, { recursive: true });
+      await fs.rename(tmp, final);
+    }
   }
 
   private tmpPath(): string {
@@ -152,6 +175,24 @@ export class BlobStore {
     }
     return removed;
   }
+}
+
+/** Temp blobs written during one operation, waiting for `BlobStore.commit`. */
+export class BlobBatch {
+  readonly pending: { tmp: string; final: string }[] = [];
+}
+
+async function writeNew(path: string, data: Buffer): Promise<void> {
+  const fh = await fs.open(path, 'wx', 0o444);
+  try {
+    let off = 0;
+    while (off < data.length) off += (await fh.write(data, off, data.length - off)).bytesWritten;
+  } catch (err) {
+    await fh.close().catch(() => undefined);
+    await fs.rm(path, { force: true });
+    throw err;
+  }
+  await fh.close();
 }
 
 export function sha256(data: Buffer): string {

@@ -6,8 +6,8 @@ import { dirname, join } from 'node:path';
 import type { AuditSink } from '../audit/auditSink';
 import type { AuditEventInput } from '../../protocol/auditEvent';
 import type { ProposedChange } from '../staging/proposedChange';
-import { fsyncDir, unlinkDurable, writeFileAtomic, writeJsonAtomic, type WriteSource } from './atomicWrite';
-import { BlobStore, sha256 } from './blobStore';
+import { fsyncDir, jsonBytes, jsonTempPath, unlinkDurable, writeDurable, writeFileAtomic, writeJsonAtomic, type WriteSource } from './atomicWrite';
+import { BlobBatch, BlobStore, sha256 } from './blobStore';
 import { mapBounded } from './boundedParallel';
 import { SnapshotError, snapshotErrorFromFs, type RollbackConflict } from './snapshotError';
 import { fileChange, SnapshotJournal, SnapshotManifest, type FileChange, type FileState, type Snapshot, type SnapshotFile } from './snapshotManifest';
@@ -154,53 +154,65 @@ export class SnapshotStore {
    * Refuses (`stale`) when a file no longer holds the change's `before` content, unless `force`.
    */
   async apply(workspace: string, changes: readonly ProposedChange[], meta: ApplyMeta, options: ApplyOptions = {}): Promise<Snapshot> {
-    return this.exclusive(async () => {
-      const ws = await realWorkspace(workspace);
-      const { resolved, removedDirs } = await this.planApplyPaths(ws, changes);
-      const id = await this.newId();
-      const files: SnapshotFile[] = [];
-      const stale: string[] = [];
-      const contents = new Map<string, Buffer>();
-      const befores = await mapBounded(changes, PARALLEL, (c, i) => (removedDirs.includes(c.path) ? Promise.resolve(null) : this.capture(resolved[i]!)));
-      for (let i = 0; i < changes.length; i++) {
-        const c = changes[i]!;
-        const before = befores[i]!;
-        const expected = c.before === null ? null : sha256(c.before);
-        if ((before?.hash ?? null) !== expected) stale.push(c.path);
-        const after = c.after === null ? null : { hash: sha256(c.after), size: c.after.length, mode: before?.mode ?? 0o644 };
-        if (c.after !== null) contents.set(c.path, c.after);
-        files.push({ path: c.path, before, after });
-      }
-      if (stale.length > 0 && !options.force) {
-        throw new SnapshotError('stale', `Not applied: ${stale.length === 1 ? `${stale[0]} has` : `${stale.length} files have`} changed since the run read ${stale.length === 1 ? 'it' : 'them'} (${stale.join(', ')}). Review the change again, or apply with force to overwrite (the current bytes are snapshotted).`, { paths: stale });
-      }
-      const createdDirs = plannedDirs(resolved.filter((_, i) => changes[i]!.after !== null));
-      const manifest: SnapshotManifest = {
-        version: 1,
-        id,
-        seq: this.nextSeq(),
-        kind: 'apply',
-        createdAt: this.now().toISOString(),
-        runId: meta.runId,
-        agent: meta.agent,
-        actor: meta.actor,
-        workspace: ws,
-        files,
-        createdDirs,
-        removedDirs,
-        forced: options.force === true && stale.length > 0,
-      };
-      const source = (f: SnapshotFile): WriteSource => ({ kind: 'buffer', data: contents.get(f.path)! });
-      const done = await this.runJournaled(manifest, 'undo', source, {
-        type: 'apply',
-        runId: meta.runId,
-        agent: meta.agent,
-        actor: meta.actor,
-        args: { snapshot: id, files: files.map((f) => ({ path: f.path, kind: fileChange(f) })), ...(manifest.forced ? { forced: true, stale } : {}) },
-      });
-      await this.pruneLocked(false);
-      return this.withState(done.manifest);
+    return this.exclusive(() => this.withBatch((batch) => this.applyLocked(batch, workspace, changes, meta, options)));
+  }
+
+  private async applyLocked(batch: BlobBatch, workspace: string, changes: readonly ProposedChange[], meta: ApplyMeta, options: ApplyOptions): Promise<Snapshot> {
+    const ws = await realWorkspace(workspace);
+    const { resolved, removedDirs } = await this.planApplyPaths(ws, changes);
+    const id = await this.newId();
+    const files: SnapshotFile[] = [];
+    const stale: string[] = [];
+    const contents = new Map<string, Buffer>();
+    const befores = await mapBounded(changes, PARALLEL, (c, i) => (removedDirs.includes(c.path) ? Promise.resolve(null) : this.capture(resolved[i]!, batch)));
+    for (let i = 0; i < changes.length; i++) {
+      const c = changes[i]!;
+      const before = befores[i]!;
+      const expected = c.before === null ? null : sha256(c.before);
+      if ((before?.hash ?? null) !== expected) stale.push(c.path);
+      const after = c.after === null ? null : { hash: sha256(c.after), size: c.after.length, mode: before?.mode ?? 0o644 };
+      if (c.after !== null) contents.set(c.path, c.after);
+      files.push({ path: c.path, before, after });
+    }
+    if (stale.length > 0 && !options.force) {
+      throw new SnapshotError('stale', `Not applied: ${stale.length === 1 ? `${stale[0]} has` : `${stale.length} files have`} changed since the run read ${stale.length === 1 ? 'it' : 'them'} (${stale.join(', ')}). Review the change again, or apply with force to overwrite (the current bytes are snapshotted).`, { paths: stale });
+    }
+    const createdDirs = plannedDirs(resolved.filter((_, i) => changes[i]!.after !== null));
+    const manifest: SnapshotManifest = {
+      version: 1,
+      id,
+      seq: this.nextSeq(),
+      kind: 'apply',
+      createdAt: this.now().toISOString(),
+      runId: meta.runId,
+      agent: meta.agent,
+      actor: meta.actor,
+      workspace: ws,
+      files,
+      createdDirs,
+      removedDirs,
+      forced: options.force === true && stale.length > 0,
+    };
+    const source = (f: SnapshotFile): WriteSource => ({ kind: 'buffer', data: contents.get(f.path)! });
+    const done = await this.runJournaled(manifest, 'undo', source, batch, {
+      type: 'apply',
+      runId: meta.runId,
+      agent: meta.agent,
+      actor: meta.actor,
+      args: { snapshot: id, files: files.map((f) => ({ path: f.path, kind: fileChange(f) })), ...(manifest.forced ? { forced: true, stale } : {}) },
     });
+    await this.pruneLocked(false);
+    return this.withState(done.manifest);
+  }
+
+  /** Runs an operation with a blob batch whose uncommitted temp blobs are removed however it ends. */
+  private async withBatch<T>(fn: (batch: BlobBatch) => Promise<T>): Promise<T> {
+    const batch = new BlobBatch();
+    try {
+      return await fn(batch);
+    } finally {
+      await this.blobs.discard(batch);
+    }
   }
 
   /**
@@ -220,10 +232,12 @@ export class SnapshotStore {
       seen.add(c.path);
       (c.after === null ? deleted : written).add(c.path);
     }
-    const resolved: ResolvedPath[] = [];
+    const resolved = await mapBounded(changes, PARALLEL, (c) => resolveInWorkspace(ws, c.path, this.forbidden));
+    const isDir = await mapBounded(changes, PARALLEL, async (c, i) => c.after !== null && resolved[i]!.missingDirs.length === 0 && (await lstatOrNull(resolved[i]!.abs))?.isDirectory() === true);
     const removed = new Set<string>();
-    for (const c of changes) {
-      const r = await resolveInWorkspace(ws, c.path, this.forbidden);
+    for (let ci = 0; ci < changes.length; ci++) {
+      const c = changes[ci]!;
+      const r = resolved[ci]!;
       const segs = c.path.split('/');
       for (let i = 1; i < segs.length && c.after !== null; i++) {
         const parent = segs.slice(0, i).join('/');
@@ -233,10 +247,9 @@ export class SnapshotStore {
       if (r.fileParent !== undefined && c.after !== null && !deleted.has(r.fileParent)) {
         throw new SnapshotError('not-a-directory', `${c.path} cannot be written: ${r.fileParent} is a file, not a folder.`, { paths: [c.path] });
       }
-      if (c.after !== null && r.missingDirs.length === 0 && (await lstatOrNull(r.abs))?.isDirectory()) {
+      if (isDir[ci]) {
         for (const d of await this.foldersEmptiedBy(ws, c.path, deleted)) removed.add(d);
       }
-      resolved.push(r);
     }
     const removedDirs = [...removed].sort(byDepth);
     return { resolved, removedDirs };
@@ -260,21 +273,21 @@ export class SnapshotStore {
   }
 
   /** The current state of a file a rollback restores; a folder the target created where its file was counts as absent. */
-  private async captureForRollback(target: Snapshot, f: SnapshotFile, r: ResolvedPath): Promise<FileState | null | 'folder'> {
+  private async captureForRollback(target: Snapshot, f: SnapshotFile, r: ResolvedPath, batch: BlobBatch): Promise<FileState | null | 'folder'> {
     if (r.missingDirs.length === 0 && (await lstatOrNull(r.abs))?.isDirectory()) {
       return target.createdDirs.includes(f.path) ? null : 'folder';
     }
-    return this.capture(r);
+    return this.capture(r, batch);
   }
 
   /** Stores the current bytes of a path as a blob (null when the path does not exist). */
-  private async capture(r: ResolvedPath): Promise<FileState | null> {
+  private async capture(r: ResolvedPath, batch: BlobBatch): Promise<FileState | null> {
     if (r.missingDirs.length > 0) return null;
     try {
       const st = await lstatOrNull(r.abs);
       if (!st) return null;
       if (!st.isFile()) throw new SnapshotError('unsupported-file', `${r.rel} is ${st.isDirectory() ? 'a folder' : 'a symlink or special file'}; only regular files can be changed and snapshotted.`, { paths: [r.rel] });
-      return await this.blobs.putFile(r.abs);
+      return await this.blobs.putFile(r.abs, batch);
     } catch (err) {
       throw snapshotErrorFromFs(err, 'Could not snapshot', r.rel);
     }
@@ -306,108 +319,121 @@ export class SnapshotStore {
    * The rollback is itself a snapshot: rolling that one back is a redo.
    */
   async rollback(ref: string, options: RollbackOptions = {}): Promise<RollbackResult> {
-    return this.exclusive(async () => {
-      const target = await this.resolve(ref);
-      if (target.state === 'rolled-back') {
-        throw new SnapshotError('already-rolled-back', `Snapshot ${target.id} was already rolled back by ${target.rolledBackBy}. To redo it, roll back ${target.rolledBackBy}.`, { snapshotId: target.id });
-      }
-      const ws = await realWorkspace(options.workspace ?? target.workspace);
-      // Every byte to restore is checked first, so a damaged store never leaves a half-restored workspace.
-      for (const f of target.files) {
-        if (f.before) await this.blobs.verify(f.before.hash, f.before.size).catch((err: unknown) => {
-          throw SnapshotError.is(err) ? new SnapshotError(err.reason, `Cannot roll back ${target.id}: ${f.path}: ${err.message}`, { paths: [f.path], snapshotId: target.id }, { cause: err }) : err;
-        });
-      }
-      const resolved: ResolvedPath[] = [];
-      for (const f of target.files) resolved.push(await resolveInWorkspace(ws, f.path, this.forbidden));
-      const files: SnapshotFile[] = [];
-      const conflicts: RollbackConflict[] = [];
-      const currents = await mapBounded(target.files, PARALLEL, (f, i) => this.captureForRollback(target, f, resolved[i]!));
-      for (let i = 0; i < target.files.length; i++) {
-        const f = target.files[i]!;
-        const current = currents[i]!;
-        if (current === 'folder') {
-          conflicts.push({ path: f.path, expected: f.after?.hash ?? null, actual: null, folder: true });
-          continue;
-        }
-        if ((current?.hash ?? null) !== (f.after?.hash ?? null)) conflicts.push({ path: f.path, expected: f.after?.hash ?? null, actual: current?.hash ?? null });
-        files.push({ path: f.path, before: current, after: f.before });
-      }
-      const folderInTheWay = conflicts.find((c) => c.folder);
-      if (folderInTheWay && options.force) {
-        throw new SnapshotError('unsupported-file', `Cannot roll back ${target.id}: ${folderInTheWay.path} is a folder now, and a rollback never removes a folder it did not create. Move it away and try again.`, { paths: [folderInTheWay.path], snapshotId: target.id });
-      }
-      if (conflicts.length > 0 && !options.force) {
-        throw new SnapshotError(
-          'conflicts',
-          `Not rolled back: ${conflicts.length === 1 ? '1 file was' : `${conflicts.length} files were`} changed after snapshot ${target.id} wrote ${conflicts.length === 1 ? 'it' : 'them'}: ${conflicts.map((c) => c.path).join(', ')}. Roll back with force to overwrite (the current bytes are snapshotted, so it can be redone).`,
-          { conflicts, snapshotId: target.id },
-        );
-      }
-      const restoring = new Set(files.filter((f) => f.after !== null).map((f) => f.path));
-      for (let i = 0; i < files.length; i++) {
-        const r = resolved[i]!;
-        if (files[i]!.after !== null && r.fileParent !== undefined && !files.some((g) => g.path === r.fileParent && g.after === null)) {
-          throw new SnapshotError('not-a-directory', `Cannot restore ${r.rel}: ${r.fileParent} is a file now. Move it away and try again.`, { paths: [r.rel] });
-        }
-      }
-      // Folders the target removed to put a file in their place come back, even when empty.
-      const missingRemoved: string[] = [];
-      for (const d of target.removedDirs) if (!(await lstatOrNull(join(ws, ...d.split('/'))))?.isDirectory()) missingRemoved.push(d);
-      const createdDirs = plannedDirs(resolved.filter((r) => restoring.has(r.rel)), missingRemoved);
-      const removedDirs: string[] = [];
-      for (const d of target.createdDirs) if ((await lstatOrNull(join(ws, ...d.split('/'))))?.isDirectory()) removedDirs.push(d);
-      const id = await this.newId();
-      const manifest: SnapshotManifest = {
-        version: 1,
-        id,
-        seq: this.nextSeq(),
-        kind: 'rollback',
-        createdAt: this.now().toISOString(),
-        runId: target.runId,
-        agent: target.agent,
-        actor: options.actor ?? 'system',
-        workspace: ws,
-        files,
-        createdDirs,
-        removedDirs,
-        rollsBack: target.id,
-        forced: conflicts.length > 0,
-      };
-      const source = (f: SnapshotFile): WriteSource => ({ kind: 'blob', path: this.blobs.pathOf(f.after!.hash), hash: f.after!.hash });
-      const done = await this.runJournaled(manifest, 'complete', source, {
-        type: 'rollback',
-        runId: target.runId,
-        agent: target.agent,
-        actor: manifest.actor,
-        args: {
-          snapshot: id,
-          target: target.id,
-          files: files.map((f) => ({ path: f.path, kind: fileChange(f) })),
-          ...(conflicts.length > 0 ? { forced: true, overridden: conflicts.map((c) => c.path) } : {}),
-        },
+    return this.exclusive(() => this.withBatch((batch) => this.rollbackLocked(batch, ref, options)));
+  }
+
+  private async rollbackLocked(batch: BlobBatch, ref: string, options: RollbackOptions): Promise<RollbackResult> {
+    const target = await this.resolve(ref);
+    if (target.state === 'rolled-back') {
+      throw new SnapshotError('already-rolled-back', `Snapshot ${target.id} was already rolled back by ${target.rolledBackBy}. To redo it, roll back ${target.rolledBackBy}.`, { snapshotId: target.id });
+    }
+    const ws = await realWorkspace(options.workspace ?? target.workspace);
+    // Every byte to restore is checked first, so a damaged store never leaves a half-restored workspace.
+    for (const f of target.files) {
+      if (f.before) await this.blobs.verify(f.before.hash, f.before.size).catch((err: unknown) => {
+        throw SnapshotError.is(err) ? new SnapshotError(err.reason, `Cannot roll back ${target.id}: ${f.path}: ${err.message}`, { paths: [f.path], snapshotId: target.id }, { cause: err }) : err;
       });
-      await this.pruneLocked(false);
-      const kept = removedDirs.filter((d) => !done.manifest.removedDirs.includes(d));
-      return { snapshot: this.withState(done.manifest), target: target.id, overridden: conflicts, keptDirs: kept };
+    }
+    const resolved = await mapBounded(target.files, PARALLEL, (f) => resolveInWorkspace(ws, f.path, this.forbidden));
+    const files: SnapshotFile[] = [];
+    const conflicts: RollbackConflict[] = [];
+    const currents = await mapBounded(target.files, PARALLEL, (f, i) => this.captureForRollback(target, f, resolved[i]!, batch));
+    for (let i = 0; i < target.files.length; i++) {
+      const f = target.files[i]!;
+      const current = currents[i]!;
+      if (current === 'folder') {
+        conflicts.push({ path: f.path, expected: f.after?.hash ?? null, actual: null, folder: true });
+        continue;
+      }
+      if ((current?.hash ?? null) !== (f.after?.hash ?? null)) conflicts.push({ path: f.path, expected: f.after?.hash ?? null, actual: current?.hash ?? null });
+      files.push({ path: f.path, before: current, after: f.before });
+    }
+    const folderInTheWay = conflicts.find((c) => c.folder);
+    if (folderInTheWay && options.force) {
+      throw new SnapshotError('unsupported-file', `Cannot roll back ${target.id}: ${folderInTheWay.path} is a folder now, and a rollback never removes a folder it did not create. Move it away and try again.`, { paths: [folderInTheWay.path], snapshotId: target.id });
+    }
+    if (conflicts.length > 0 && !options.force) {
+      throw new SnapshotError(
+        'conflicts',
+        `Not rolled back: ${conflicts.length === 1 ? '1 file was' : `${conflicts.length} files were`} changed after snapshot ${target.id} wrote ${conflicts.length === 1 ? 'it' : 'them'}: ${conflicts.map((c) => c.path).join(', ')}. Roll back with force to overwrite (the current bytes are snapshotted, so it can be redone).`,
+        { conflicts, snapshotId: target.id },
+      );
+    }
+    const restoring = new Set(files.filter((f) => f.after !== null).map((f) => f.path));
+    for (let i = 0; i < files.length; i++) {
+      const r = resolved[i]!;
+      if (files[i]!.after !== null && r.fileParent !== undefined && !files.some((g) => g.path === r.fileParent && g.after === null)) {
+        throw new SnapshotError('not-a-directory', `Cannot restore ${r.rel}: ${r.fileParent} is a file now. Move it away and try again.`, { paths: [r.rel] });
+      }
+    }
+    // Folders the target removed to put a file in their place come back, even when empty.
+    const missingRemoved: string[] = [];
+    for (const d of target.removedDirs) if (!(await lstatOrNull(join(ws, ...d.split('/'))))?.isDirectory()) missingRemoved.push(d);
+    const createdDirs = plannedDirs(resolved.filter((r) => restoring.has(r.rel)), missingRemoved);
+    const removedDirs: string[] = [];
+    for (const d of target.createdDirs) if ((await lstatOrNull(join(ws, ...d.split('/'))))?.isDirectory()) removedDirs.push(d);
+    const id = await this.newId();
+    const manifest: SnapshotManifest = {
+      version: 1,
+      id,
+      seq: this.nextSeq(),
+      kind: 'rollback',
+      createdAt: this.now().toISOString(),
+      runId: target.runId,
+      agent: target.agent,
+      actor: options.actor ?? 'system',
+      workspace: ws,
+      files,
+      createdDirs,
+      removedDirs,
+      rollsBack: target.id,
+      forced: conflicts.length > 0,
+    };
+    const source = (f: SnapshotFile): WriteSource => ({ kind: 'blob', path: this.blobs.pathOf(f.after!.hash), hash: f.after!.hash });
+    const done = await this.runJournaled(manifest, 'complete', source, batch, {
+      type: 'rollback',
+      runId: target.runId,
+      agent: target.agent,
+      actor: manifest.actor,
+      args: {
+        snapshot: id,
+        target: target.id,
+        files: files.map((f) => ({ path: f.path, kind: fileChange(f) })),
+        ...(conflicts.length > 0 ? { forced: true, overridden: conflicts.map((c) => c.path) } : {}),
+      },
     });
+    await this.pruneLocked(false);
+    const kept = removedDirs.filter((d) => !done.manifest.removedDirs.includes(d));
+    return { snapshot: this.withState(done.manifest), target: target.id, overridden: conflicts, keptDirs: kept };
   }
 
   // ------------------------------------------------------------------------------ journaled execution
 
   /**
-   * The one path every workspace change takes: journal (fsync'd) → audit event (durable) → writes → manifest
-   * (the commit point) → journal removed. A failure before the commit undoes the writes and throws.
+   * The one path every workspace change takes: blobs and journal durable → audit event durable → workspace
+   * writes durable → manifest (the commit point) → journal removed. A failure before the commit undoes the
+   * writes and throws. Independent fsyncs are issued together, so an apply costs a handful of fsync rounds
+   * whatever the number of files.
    */
   private async runJournaled(
     planned: SnapshotManifest,
     recovery: 'undo' | 'complete',
     source: (f: SnapshotFile) => WriteSource,
+    batch: BlobBatch,
     event: AuditEventInput,
   ): Promise<{ manifest: SnapshotManifest }> {
     const journalPath = join(this.journalDir, `${planned.id}.json`);
     const journal: SnapshotJournal = { version: 1, recovery, pid: process.pid, manifest: planned };
-    await writeJsonAtomic(journalPath, journal);
+    // The journal may become durable before the blobs: until the first workspace write, recovery needs no blob.
+    const [blobs, written] = await Promise.allSettled([this.blobs.commit(batch), writeJsonAtomic(journalPath, journal, { syncDir: false })]);
+    try {
+      if (blobs.status === 'rejected') throw blobs.reason;
+      if (written.status === 'rejected') throw written.reason;
+      await mapBounded([this.journalDir, ...blobs.value], PARALLEL, fsyncDir);
+    } catch (err) {
+      await fs.rm(journalPath, { force: true });
+      throw snapshotErrorFromFs(err, 'Could not snapshot', planned.id);
+    }
     if (this.options.audit) {
       try {
         await this.options.audit.append(event);
@@ -416,9 +442,15 @@ export class SnapshotStore {
         throw new SnapshotError('audit-failed', `Not ${planned.kind === 'apply' ? 'applied' : 'rolled back'}: the audit log did not record the ${planned.kind} (${(err as Error).message}).`, { snapshotId: planned.id }, { cause: err });
       }
     }
+    const manifestPath = join(this.manifestsDir, `${planned.id}.json`);
     let manifest: SnapshotManifest;
     try {
-      manifest = await this.forward(planned, source);
+      const done = await this.forward(planned, source);
+      manifest = done.manifest;
+      // The manifest may be written while the workspace folders are fsync'd: it becomes visible only by the rename after both.
+      const tmp = jsonTempPath(manifestPath);
+      await Promise.all([mapBounded([...done.touched], PARALLEL, fsyncDir), writeDurable(tmp, jsonBytes(manifest))]);
+      await fs.rename(tmp, manifestPath);
     } catch (err) {
       const failure = snapshotErrorFromFs(err, planned.kind === 'apply' ? 'Could not apply' : 'Could not roll back', errPath(err) ?? planned.id);
       try {
@@ -430,14 +462,15 @@ export class SnapshotStore {
       await this.auditNote(planned, `${planned.kind} ${planned.id} failed and was undone; the workspace is as it was: ${failure.message}`);
       throw failure;
     }
-    await writeJsonAtomic(join(this.manifestsDir, `${manifest.id}.json`), manifest);
+    await fsyncDir(this.manifestsDir);
     this.cache.set(manifest.id, manifest);
-    await unlinkDurable(journalPath);
+    // Not fsync'd: a journal that comes back after a power loss sits beside its manifest and is recognised as committed.
+    await fs.rm(journalPath, { force: true });
     return { manifest };
   }
 
   /** Carries out a planned operation: deletions, folder removals, folder creations, then atomic writes. */
-  private async forward(m: SnapshotManifest, source: (f: SnapshotFile) => WriteSource): Promise<SnapshotManifest> {
+  private async forward(m: SnapshotManifest, source: (f: SnapshotFile) => WriteSource): Promise<{ manifest: SnapshotManifest; touched: Set<string> }> {
     const ws = m.workspace;
     const abs = (rel: string) => join(ws, ...rel.split('/'));
     const touched = new Set<string>();
@@ -482,8 +515,7 @@ export class SnapshotStore {
         throw snapshotErrorFromFs(err, 'Could not write', f.path);
       }
     });
-    await mapBounded([...touched], PARALLEL, fsyncDir);
-    return { ...m, files, createdDirs: created, removedDirs: [...removed].reverse() };
+    return { manifest: { ...m, files, createdDirs: created, removedDirs: [...removed].reverse() }, touched };
   }
 
   /**
