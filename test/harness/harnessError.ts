@@ -6,7 +6,8 @@ export type HarnessFailure =
   | 'server-did-not-start'
   | 'timeout'
   | 'packaging-failed'
-  | 'not-compiled';
+  | 'not-compiled'
+  | 'not-provisioned';
 
 export class HarnessError extends Error {
   constructor(

@@ -17,7 +17,7 @@ import { HarnessError } from './harnessError';
 import { artifactsDir, cacheDir, harnessLog, integrationTestsModule, repoRoot } from './harnessPaths';
 import { followFile, tail } from './logFiles';
 import { packageVsix } from './vsixPackage';
-import { provisionedSandboxNodeSetting, writeSettings } from './workbenchSettings';
+import { provisionedSandboxNode, writeSettings } from './workbenchSettings';
 import { copyWorkspace } from './workspaceCopy';
 
 /** The spec that also runs against the installed .vsix: activation, commands, a sandboxed run. */
@@ -133,13 +133,12 @@ async function runInCodeServer(run: CodeServerRun): Promise<number> {
     folder: workspace,
     stateDir,
     installVsix: run.vsix,
-    // The machine's Node may be too old for the sandbox; an installed extension is then pointed at a Node >= 22
-    // through its setting, as a user would do.
-    settings: run.vsix ? provisionedSandboxNodeSetting() : {},
     env: {
       ...run.env,
       AIRLOCK_TEST_REPORT: report,
-      ...(run.vsix ? { AIRLOCK_TEST_EXTENSIONS_DIR: join(stateDir, 'extensions') } : {}),
+      // The installed extension has no Node of its own: the suite checks that it says so, then points the
+      // airlock.sandbox.nodePath setting at the Node that npm install provisioned, as a user would.
+      ...(run.vsix ? { AIRLOCK_TEST_EXTENSIONS_DIR: join(stateDir, 'extensions'), AIRLOCK_TEST_SANDBOX_NODE: provisionedSandboxNode() } : {}),
     },
   });
   const browser = await launchChromium();

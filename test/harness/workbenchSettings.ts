@@ -2,6 +2,7 @@
 // repeatable and screenshots show the product, plus whatever a test asks for.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { HarnessError } from './harnessError';
 import { repoRoot } from './harnessPaths';
 
 export const quietSettings: Readonly<Record<string, unknown>> = {
@@ -27,13 +28,15 @@ export function writeSettings(userDataDir: string, settings: Readonly<Record<str
   }
 }
 
-/**
- * The Node >= 22 that `npm install` provisioned for the sandbox (sandbox/.node/runtime.json), as the
- * `airlock.sandbox.nodePath` setting: what a user without a new enough Node on PATH sets once.
- */
-export function provisionedSandboxNodeSetting(): Record<string, unknown> {
+/** The Node >= 22 that `npm install` provisioned for the sandbox (recorded in sandbox/.node/runtime.json). */
+export function provisionedSandboxNode(): string {
   const runtimeFile = join(repoRoot, 'sandbox', '.node', 'runtime.json');
-  if (!existsSync(runtimeFile)) return {};
-  const runtime = JSON.parse(readFileSync(runtimeFile, 'utf8')) as { node?: string };
-  return runtime.node ? { 'airlock.sandbox.nodePath': runtime.node } : {};
+  const node = existsSync(runtimeFile) ? (JSON.parse(readFileSync(runtimeFile, 'utf8')) as { node?: string }).node : undefined;
+  if (!node) throw new HarnessError('not-provisioned', `${runtimeFile} names no Node for the sandbox; run \`npm install\` (it provisions one).`);
+  return node;
+}
+
+/** That Node as the `airlock.sandbox.nodePath` setting: what a user without a new enough Node on PATH sets once. */
+export function provisionedSandboxNodeSetting(): Record<string, unknown> {
+  return { 'airlock.sandbox.nodePath': provisionedSandboxNode() };
 }

@@ -1,6 +1,7 @@
 // The smoke spec: runs inside the real extension host (code-server or desktop VS Code) with a copy of
 // examples/demo open, against the extension from source and, in a second run, against the installed .vsix.
 import * as assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, relative, resolve, sep } from 'node:path';
 import * as vscode from 'vscode';
@@ -12,6 +13,7 @@ const extensionId = 'agent-airlock.agent-airlock';
 /** The test files stay in the repository (out/test/integration) whichever copy of the extension is under test. */
 const repoRoot = resolve(__dirname, '..', '..', '..');
 const refactorAgent = join(repoRoot, 'examples', 'agents', 'refactor.agent.js');
+const nodePathSetting = 'airlock.sandbox.nodePath';
 
 function workspaceRoot(): string {
   const folder = vscode.workspace.workspaceFolders?.[0];
@@ -78,6 +80,34 @@ describe('Agent Airlock in a real VS Code', function () {
     assert.equal(editor.document.languageId, 'jsonc');
     await vscode.commands.executeCommand('workbench.action.closeAllEditors');
   });
+
+  it('refuses a configured sandbox Node that cannot be used, naming the setting to fix', async () => {
+    const config = vscode.workspace.getConfiguration();
+    const previous = config.inspect<string>(nodePathSetting)?.globalValue;
+    await config.update(nodePathSetting, '/nonexistent/bin/node', vscode.ConfigurationTarget.Global);
+    try {
+      await assert.rejects(
+        Promise.resolve(vscode.commands.executeCommand('airlock.runAgent', { agentFile: refactorAgent, task: 'rename formatPrice to formatMoney' })),
+        (e: Error) => e.name === 'SandboxNodeError' && /airlock\.sandbox\.nodePath/.test(e.message) && /\/nonexistent\/bin\/node/.test(e.message),
+      );
+    } finally {
+      await config.update(nodePathSetting, previous, vscode.ConfigurationTarget.Global);
+    }
+  });
+
+  // The packaged run: the installed extension has no Node of its own. A user whose PATH has none new enough is
+  // told how to fix it, points the setting at one, and runs again.
+  if (process.env.AIRLOCK_TEST_SANDBOX_NODE) {
+    it('without a Node >= 22 says exactly how to fix it, and the setting fixes it', async function () {
+      const pathNode = spawnSync('node', ['-p', 'process.versions.node'], { encoding: 'utf8' }).stdout?.trim() ?? '';
+      if (Number(pathNode.split('.')[0]) >= 22) this.skip(); // this machine's PATH already has one: nothing to fix
+      await assert.rejects(
+        Promise.resolve(vscode.commands.executeCommand('airlock.runAgent', { agentFile: refactorAgent, task: 'noop' })),
+        (e: Error) => e.name === 'SandboxNodeError' && /Node 22 or newer/.test(e.message) && /airlock\.sandbox\.nodePath/.test(e.message),
+      );
+      await vscode.workspace.getConfiguration().update(nodePathSetting, process.env.AIRLOCK_TEST_SANDBOX_NODE, vscode.ConfigurationTarget.Global);
+    });
+  }
 
   it('runs an example agent in the sandbox, and its proposed changes reach the extension without touching the workspace', async function () {
     this.timeout(120_000);
