@@ -3,7 +3,7 @@
 // and a shadow-git restore (`git read-tree --reset -u`). The workspace is generated once and cached under the
 // temp folder (it is left pristine: every apply is rolled back); the git dir and the state folder are removed.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, mkdtempSync, openSync, readdirSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ProposedChange } from '../../src/core/staging/proposedChange';
@@ -90,6 +90,22 @@ async function timedAsync<T>(fn: () => Promise<T>): Promise<[T, number]> {
   return [r, performance.now() - t];
 }
 
+/** Median latency of one small write + fsync in `dir`: the unit an apply's cost is made of (it needs five rounds). */
+function fsyncProbe(dir: string): number {
+  const times: number[] = [];
+  for (let i = 0; i < 21; i++) {
+    const p = join(dir, `probe-${i}`);
+    const t = performance.now();
+    const fd = openSync(p, 'w');
+    writeSync(fd, `probe ${i}`);
+    fsyncSync(fd);
+    closeSync(fd);
+    times.push(performance.now() - t);
+    rmSync(p);
+  }
+  return percentile(times.sort((a, b) => a - b), 50);
+}
+
 function duBytes(p: string): number {
   const st = statSync(p);
   if (!st.isDirectory()) return st.size;
@@ -109,6 +125,7 @@ export async function snapshotBench(): Promise<BenchSection> {
     git(gitDir, ws, ['init', '-q']);
     const [baseTree, firstCheckpoint] = timed(() => checkpoint(gitDir, ws));
     const store = await SnapshotStore.open(stateDir);
+    const fsyncBefore = fsyncProbe(tmp);
 
     const applyMs: number[] = [];
     const rollbackMs: number[] = [];
@@ -137,6 +154,7 @@ export async function snapshotBench(): Promise<BenchSection> {
     if (finalTree !== baseTree) throw new Error('the bench workspace does not match its first checkpoint after the rollbacks');
     markPristine(ws);
 
+    const fsyncAfter = fsyncProbe(tmp);
     const med = (xs: number[]) => percentile([...xs].sort((x, y) => x - y), 50);
     const ours = med(applyMs);
     const gitCp = med(gitCheckpointMs);
@@ -153,11 +171,12 @@ export async function snapshotBench(): Promise<BenchSection> {
       },
       { label: 'first shadow-git checkpoint (empty index)', ours: '—', baseline: ms(firstCheckpoint, 0) },
       { label: 'rollback of that apply', ours: ms(oursRb, 1), baseline: ms(gitRb, 1), ratio: ratio(gitRb, oursRb) },
+      { label: 'one small write + fsync on this disk (before / after)', ours: `${fsyncBefore.toFixed(2)} / ${fsyncAfter.toFixed(2)} ms` },
       { label: 'storage per snapshot / for the shadow repo', ours: `${(snapshotBytes / 1024).toFixed(1)} KiB`, baseline: `${(gitObjects / 1024 / 1024).toFixed(1)} MiB` },
     ];
     notes.push(`medians of ${RUNS} runs after a warm-up; every run: apply (10 files: 6 modified, 2 created, 1 in a new folder, 2 deleted) → shadow-git checkpoint → rollback → git restore`);
     notes.push(`ours: apply ${applyMs.map((x) => x.toFixed(1)).join(', ')} ms; rollback ${rollbackMs.map((x) => x.toFixed(1)).join(', ')} ms (fsync on, journal + audit-ready)`);
-    notes.push(`git checkpoint (add -A && write-tree, warm index) ${gitCheckpointMs.map((x) => x.toFixed(0)).join(', ')} ms; restore = read-tree --reset -u. Git does not fsync loose objects by default; ours fsyncs every blob, file, folder, journal and manifest`);
+    notes.push(`git checkpoint (add -A && write-tree, warm index) ${gitCheckpointMs.map((x) => x.toFixed(0)).join(', ')} ms; restore = read-tree --reset -u. Git does not fsync loose objects by default; ours fsyncs every blob, file, folder, journal and manifest (five fsync rounds per apply), so on a disk busy with other writers its time follows the fsync latency above`);
     if (generatedMs !== undefined) notes.push(`generated the ${FILES.toLocaleString('en-US')}-file workspace in ${(generatedMs / 1000).toFixed(1)} s (cached in ${ws} for later runs)`);
     return { title: 'Snapshots (SnapshotStore vs shadow-git checkpoint, same workspace, same run)', baselineName: 'shadow git', rows, notes };
   } finally {
