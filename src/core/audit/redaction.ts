@@ -157,8 +157,7 @@ const RULES: readonly Rule[] = [
       const v = g.bearerVal!;
       // Prose ("the bearer instrument") has no digits or token punctuation.
       if (!/[0-9._~+/=-]/.test(v)) return undefined;
-      const inner = self.redactBuiltin(v);
-      return `${g.bearerKw} ${inner !== v ? inner : schemeMask(g.bearerKw!, v)}`;
+      return `${g.bearerKw} ${self.credential(g.bearerKw!, v)}`;
     },
   },
   {
@@ -283,6 +282,12 @@ export class Redactor {
     return this.walk(value, 0, 'none', []);
   }
 
+  /** The credential after `Bearer`/`Basic`/…: a known key format keeps its shape, anything else is hidden. */
+  credential(scheme: string, value: string): string {
+    const inner = this.redactBuiltin(value);
+    return inner !== value && !/^basic$/i.test(scheme) ? inner : schemeMask(scheme, value);
+  }
+
   /** The built-in rules only (policy patterns are applied by redactText). */
   redactBuiltin(text: string): string {
     if (!MAYBE_SECRET.test(text)) return text;
@@ -334,7 +339,7 @@ export class Redactor {
     if (hint === 'password') {
       // `Authorization: Bearer …` keeps its scheme; any other value under a password-like name is hidden whole.
       const scheme = /^(Bearer|Basic|Token|Digest|Bot)\s+(\S.*)$/i.exec(base);
-      out = base.length === 0 || REFERENCE.test(base) ? base : scheme ? `${scheme[1]} ${schemeMask(scheme[1]!, scheme[2]!)}` : '***';
+      out = base.length === 0 || REFERENCE.test(base) ? base : scheme ? `${scheme[1]} ${this.credential(scheme[1]!, scheme[2]!)}` : '***';
     }
     else {
       out = this.redactText(base);

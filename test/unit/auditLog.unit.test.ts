@@ -1,0 +1,409 @@
+// The audit log as the runtime, the timeline and the CLI use it: durable before append resolves, group commit,
+// redaction before storage, keyset pages with filters and search, runs, exports, and `airlock audit`.
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import { join } from 'node:path';
+import type { AuditEvent, AuditEventInput } from '../../src/protocol/auditEvent';
+import { AuditError } from '../../src/core/audit/auditError';
+import { csvCell, exportEvents } from '../../src/core/audit/auditExport';
+import { nodeJournalIo } from '../../src/core/audit/auditJournal';
+import type { JournalIo } from '../../src/core/audit/auditJournal';
+import { AuditLog, verifyAuditLog } from '../../src/core/audit/auditLog';
+import { runAuditCommand } from '../../src/cli/auditCommand';
+import { editDatabase, journalLines, removeDir, sampleEvent, tempStateDir } from '../fixtures/auditTestKit';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A clock that moves one second per reading, from a fixed start. */
+function steppingClock(start = Date.parse('2026-11-21T10:00:00.000Z')): () => number {
+  let t = start - 1000;
+  return () => (t += 1000);
+}
+
+async function collect(it: AsyncIterable<AuditEvent>): Promise<AuditEvent[]> {
+  const out: AuditEvent[] = [];
+  for await (const e of it) out.push(e);
+  return out;
+}
+
+function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  return runAuditCommand(args, { stdout: (s) => (out += s), stderr: (s) => (err += s) }).then((code) => ({ code, out, err }));
+}
+
+describe('AuditLog', function () {
+  this.timeout(60_000);
+  let dir: string;
+  beforeEach(() => (dir = tempStateDir('log')));
+  afterEach(() => removeDir(dir));
+
+  describe('durability', () => {
+    it('append resolves only after the journal is fdatasync\'d: an effect can never be seen before its event is durable', async () => {
+      let release: (() => void) | undefined;
+      let synced = 0;
+      const io: JournalIo = {
+        fdatasync: async (fd) => {
+          await new Promise<void>((r) => (release = r));
+          await nodeJournalIo.fdatasync(fd);
+          synced++;
+        },
+      };
+      const log = await AuditLog.open(dir, { journalIo: io, lazy: true, persist: { onClose: false } });
+      const effects: string[] = [];
+      // The runtime's pattern: await the audit event, then make the effect visible.
+      const call = log.append(sampleEvent(1)).then((e) => {
+        effects.push(`effect after #${e.seq}, ${synced} syncs`);
+        return e;
+      });
+      await sleep(100);
+      assert.deepEqual(effects, [], 'no effect while the event is written but not yet synced');
+      assert.match(fs.readFileSync(join(dir, 'audit.journal'), 'utf8'), /marker-1-zq/, 'written ahead');
+      release!();
+      const e = await call;
+      assert.deepEqual(effects, ['effect after #1, 1 syncs']);
+      assert.equal(e.seq, 1);
+      await log.close();
+    });
+
+    it('group-commits concurrent appends into few fdatasyncs, in call order', async () => {
+      let syncs = 0;
+      const log = await AuditLog.open(dir, { lazy: true, journalIo: { fdatasync: (fd) => (syncs++, nodeJournalIo.fdatasync(fd)) } });
+      const events = await Promise.all(Array.from({ length: 1000 }, (_, i) => log.append(sampleEvent(i, { args: { i } }))));
+      assert.deepEqual(
+        events.map((e) => (e.args as { i: number }).i),
+        events.map((e) => e.seq - 1),
+      );
+      assert.ok(syncs <= 5, `${syncs} fdatasyncs for 1000 appends`);
+      await log.close();
+    });
+
+    it('ts never goes backwards along the chain, even when the clock does', async () => {
+      const times = [Date.parse('2026-11-21T10:00:05Z'), Date.parse('2026-11-21T10:00:01Z'), Date.parse('2026-11-21T10:00:09Z')];
+      const log = await AuditLog.open(dir, { lazy: true, clock: () => times.shift() ?? Date.now() });
+      const a = await log.append(sampleEvent(1));
+      const b = await log.append(sampleEvent(2));
+      const c = await log.append(sampleEvent(3));
+      assert.deepEqual([a.ts, b.ts, c.ts], ['2026-11-21T10:00:05.000Z', '2026-11-21T10:00:05.000Z', '2026-11-21T10:00:09.000Z']);
+      await log.close();
+    });
+
+    it('refuses invalid events and appends after close with typed errors', async () => {
+      const log = await AuditLog.open(dir, { lazy: true });
+      await assert.rejects(log.append({ runId: 'r', agent: 'a', type: 'nope' } as unknown as AuditEventInput), (e: unknown) => AuditError.is(e, 'invalid-event'));
+      await log.close();
+      await assert.rejects(log.append(sampleEvent(1)), (e: unknown) => AuditError.is(e, 'closed'));
+    });
+  });
+
+  describe('redaction before storage', () => {
+    it('secrets in args, result, reason and log messages never reach the journal or the database', async () => {
+      const secret = ['sk-proj-', 'Q7wE9rT1yU3iO5pA8sD2fG4hJ6kL0zX9cV7bN5m3'].join('');
+      const card = '4111 1111 1111 1111';
+      const log = await AuditLog.open(dir);
+      const e = await log.append({
+        runId: 'r1',
+        agent: 'a',
+        type: 'tool.call',
+        tool: 'net.fetch',
+        args: { url: 'https://api.example.com', headers: { Authorization: `Bearer ${secret}` } },
+        result: { body: `card ${card}` },
+        reason: `use ${secret}`,
+      });
+      await log.append({ runId: 'r1', agent: 'a', type: 'log', reason: `debug: key=${secret}` });
+      assert.deepEqual(e.args, { url: 'https://api.example.com', headers: { Authorization: 'Bearer sk-proj-…N5m3' } });
+      assert.deepEqual(e.result, { body: 'card …1111' });
+      await log.close();
+      for (const f of ['audit.journal', 'audit.sqlite']) {
+        const bytes = fs.readFileSync(join(dir, f)).toString('latin1');
+        assert.ok(!bytes.includes(secret.slice(8, 30)) && !bytes.includes(card), `no secret in ${f}`);
+      }
+    });
+
+    it('uses the policy\'s redact.patterns', async () => {
+      const log = await AuditLog.open(dir, { redactPatterns: ['ACME-[0-9]{6}'] });
+      const e = await log.append({ runId: 'r', agent: 'a', type: 'log', reason: 'order ACME-123456 shipped' });
+      assert.equal(e.reason, 'order … shipped');
+      await log.close();
+    });
+  });
+
+  describe('queries', () => {
+    let log: AuditLog;
+    const all: AuditEvent[] = [];
+
+    beforeEach(async () => {
+      all.length = 0;
+      log = await AuditLog.open(dir, { clock: steppingClock() });
+      // Three runs; run-2 is still running; 240 events in all.
+      for (let r = 0; r < 3; r++) {
+        all.push(await log.append({ runId: `run-${r}`, agent: r === 1 ? 'support' : 'refactor', type: 'run.start', actor: 'system' }));
+        for (let i = 0; i < 78; i++) {
+          const k = r * 100 + i;
+          all.push(
+            await log.append({
+              runId: `run-${r}`,
+              agent: r === 1 ? 'support' : 'refactor',
+              type: i % 13 === 0 ? 'decision' : 'tool.call',
+              tool: ['fs.read', 'fs.write', 'net.fetch', 'refund.process'][k % 4],
+              args: { path: `src/${k}.ts`, note: k === 150 ? 'Grüße 100% "quoted" under_score' : undefined },
+              decision: i % 13 === 0 ? 'pending' : k % 10 === 0 ? 'deny' : 'allow',
+              level: k % 7 === 0 ? 'require' : 'auto',
+              reason: k === 42 ? 'Rename the HELPER everywhere' : undefined,
+              costUsd: 0.01,
+            }),
+          );
+        }
+        if (r < 2) all.push(await log.append({ runId: `run-${r}`, agent: r === 1 ? 'support' : 'refactor', type: 'run.end', actor: 'system', decision: r === 0 ? 'allow' : 'halt', reason: r === 1 ? 'breaker open' : undefined, result: { status: r === 0 ? 'completed' : 'halted' } }));
+      }
+    });
+    afterEach(() => log.close());
+
+    it('pages newest first with a keyset cursor, and back again', async () => {
+      const p1 = await log.query({ limit: 100 });
+      assert.equal(p1.order, 'desc');
+      assert.deepEqual(
+        p1.events.map((e) => e.seq),
+        Array.from({ length: 100 }, (_, i) => all.length - i),
+      );
+      assert.equal(p1.hasMore, true);
+      const p2 = await log.query({ limit: 100, before: p1.events[99]!.seq });
+      const p3 = await log.query({ limit: 100, before: p2.events[99]!.seq });
+      assert.equal(p3.events.length, all.length - 200);
+      assert.equal(p3.hasMore, false);
+      const up = await log.query({ limit: 100, after: p3.events[0]!.seq });
+      assert.equal(up.order, 'asc');
+      assert.deepEqual(
+        up.events.map((e) => e.seq),
+        Array.from({ length: 100 }, (_, i) => p3.events[0]!.seq + 1 + i),
+      );
+      assert.deepEqual(await log.get(7), all[6]);
+    });
+
+    it('filters by run, agent, tool, decision, level and type, alone and together', async () => {
+      const check = async (q: Parameters<AuditLog['query']>[0], want: (e: AuditEvent) => boolean) => {
+        const got = await collect(log.iterate(q));
+        assert.deepEqual(
+          got.map((e) => e.seq),
+          all.filter(want).map((e) => e.seq),
+          JSON.stringify(q),
+        );
+        assert.equal(await log.count(q), got.length);
+      };
+      await check({ runId: 'run-1' }, (e) => e.runId === 'run-1');
+      await check({ agent: 'support' }, (e) => e.agent === 'support');
+      await check({ tool: 'fs.write' }, (e) => e.tool === 'fs.write');
+      await check({ decision: 'deny' }, (e) => e.decision === 'deny');
+      await check({ level: 'require' }, (e) => e.level === 'require');
+      await check({ type: 'decision' }, (e) => e.type === 'decision');
+      await check({ type: ['run.start', 'run.end'] }, (e) => e.type === 'run.start' || e.type === 'run.end');
+      await check({ runId: 'run-0', tool: ['fs.read', 'net.fetch'], decision: 'deny' }, (e) => e.runId === 'run-0' && (e.tool === 'fs.read' || e.tool === 'net.fetch') && e.decision === 'deny');
+      await check({ runId: 'nope' }, () => false);
+      const page = await log.query({ decision: 'allow', limit: 5 });
+      assert.deepEqual(
+        page.events.map((e) => e.seq),
+        all.filter((e) => e.decision === 'allow').reverse().slice(0, 5).map((e) => e.seq),
+      );
+    });
+
+    it('filters by time range (since inclusive, until exclusive)', async () => {
+      const since = all[10]!.ts;
+      const until = all[20]!.ts;
+      const got = await collect(log.iterate({ since, until }));
+      assert.deepEqual(
+        got.map((e) => e.seq),
+        all.slice(10, 20).map((e) => e.seq),
+      );
+    });
+
+    it('searches tool, arguments and reason, case-insensitively, with LIKE wildcards taken literally', async () => {
+      const search = async (text: string) => (await collect(log.iterate({ text }))).map((e) => e.seq);
+      assert.deepEqual(await search('helper'), [all.find((e) => e.reason === 'Rename the HELPER everywhere')!.seq]);
+      assert.deepEqual(await search('GRÜSSE'.toLowerCase().replace('ss', 'ß')), [all.find((e) => (e.args as { note?: string } | undefined)?.note !== undefined)!.seq]);
+      assert.deepEqual(await search('100% "quoted"'), await search('under_score'));
+      assert.equal((await search('100%')).length, 1);
+      assert.equal((await search('refund.PROCESS')).length, all.filter((e) => e.tool === 'refund.process').length);
+      assert.deepEqual(await search('src/1_'), []);
+    });
+
+    it('summarises runs: status, reason, counts', async () => {
+      const runs = await log.runs();
+      assert.deepEqual(
+        runs.map((r) => [r.runId, r.status, r.reason]),
+        [
+          ['run-2', 'running', undefined],
+          ['run-1', 'halted', 'breaker open'],
+          ['run-0', 'completed', undefined],
+        ],
+      );
+      const r0 = all.filter((e) => e.runId === 'run-0');
+      const s0 = runs[2]!;
+      assert.equal(s0.events, r0.length);
+      assert.equal(s0.toolCalls, r0.filter((e) => e.type === 'tool.call').length);
+      assert.equal(s0.denied, r0.filter((e) => e.decision === 'deny').length);
+      assert.equal(s0.pending, r0.filter((e) => e.decision === 'pending').length);
+      assert.ok(Math.abs(s0.costUsd - 0.78) < 1e-9);
+      const detail = await log.run('run-1');
+      assert.equal(detail!.byType['tool.call'], all.filter((e) => e.runId === 'run-1' && e.type === 'tool.call').length);
+      assert.equal(detail!.byDecision.halt, 1);
+      assert.deepEqual(
+        (await log.runs({ status: 'halted' })).map((r) => r.runId),
+        ['run-1'],
+      );
+    });
+
+    it('exports JSON Lines, CSV and OTLP traces', async () => {
+      let jsonl = '';
+      assert.equal(await exportEvents('jsonl', log.iterate(), (s) => void (jsonl += s)), all.length);
+      assert.deepEqual(
+        jsonl.trim().split('\n').map((l) => JSON.parse(l) as AuditEvent),
+        all,
+      );
+
+      let csv = '';
+      await exportEvents('csv', log.iterate({ runId: 'run-1' }), (s) => void (csv += s));
+      const rows = csv.trim().split('\r\n');
+      assert.equal(rows[0], 'seq,ts,runId,agent,type,tool,decision,level,rule,actor,reason,durationMs,costUsd,args,result,prevHash,hash');
+      assert.equal(rows.length, 1 + all.filter((e) => e.runId === 'run-1').length);
+      assert.equal(csvCell('=HYPERLINK("x")'), `"'=HYPERLINK(""x"")"`);
+      assert.equal(csvCell('a,b'), '"a,b"');
+
+      let otlp = '';
+      await exportEvents('otlp', log.iterate(), (s) => void (otlp += s));
+      const doc = JSON.parse(otlp) as { resourceSpans: Array<{ scopeSpans: Array<{ spans: Array<{ name: string; spanId: string; parentSpanId?: string; traceId: string; attributes: Array<{ key: string; value: Record<string, unknown> }>; status?: { code: number } }> }> }> };
+      const spans = doc.resourceSpans[0]!.scopeSpans[0]!.spans;
+      const runSpans = spans.filter((s) => s.name.startsWith('invoke_agent '));
+      const toolSpans = spans.filter((s) => s.name.startsWith('execute_tool '));
+      assert.equal(runSpans.length, 3);
+      assert.equal(toolSpans.length, all.filter((e) => e.type === 'tool.call').length);
+      const attr = (s: (typeof spans)[number], k: string) => s.attributes.find((a) => a.key === k)?.value;
+      for (const t of toolSpans) {
+        const parent = runSpans.find((r) => r.spanId === t.parentSpanId);
+        assert.ok(parent && parent.traceId === t.traceId, 'each tool span is a child of its run span');
+        assert.equal(attr(t, 'gen_ai.operation.name')?.stringValue, 'execute_tool');
+        assert.ok(attr(t, 'gen_ai.tool.name')?.stringValue);
+        assert.ok(attr(t, 'airlock.decision')?.stringValue);
+      }
+      const halted = runSpans.find((r) => attr(r, 'gen_ai.conversation.id')?.stringValue === 'run-1')!;
+      assert.equal(attr(halted, 'gen_ai.operation.name')?.stringValue, 'invoke_agent');
+      assert.equal(attr(halted, 'gen_ai.agent.name')?.stringValue, 'support');
+      assert.equal(halted.status?.code, 2);
+      const denied = toolSpans.find((t) => attr(t, 'airlock.decision')?.stringValue === 'deny')!;
+      assert.equal(denied.status?.code, 2);
+    });
+  });
+
+  describe('the database, the journal and its segments', () => {
+    it('folds the journal into the database in batches, rotates it into compressed segments, and replays the rest on open', async () => {
+      const log = await AuditLog.open(dir, { persist: { minEvents: 100, ratio: 0.25, onClose: false } });
+      for (let i = 0; i < 250; i++) await log.append(sampleEvent(i));
+      await log.close();
+      const segs = fs.readdirSync(join(dir, 'audit-segments'));
+      assert.ok(segs.length >= 2 && segs.every((s) => s.endsWith('.jsonl.gz')), segs.join(', '));
+      const header = JSON.parse(journalLines(dir)[0]!) as { after: { seq: number } };
+      assert.ok(header.after.seq >= 100 && header.after.seq < 250);
+      const again = await AuditLog.open(dir);
+      assert.equal(again.recovery.replayed, 250 - header.after.seq);
+      assert.equal(again.lastEvent.seq, 250);
+      assert.equal((await again.query({ limit: 1000 })).events.length, 250);
+      await again.close();
+      assert.ok((await verifyAuditLog(dir)).ok);
+    });
+
+    it('a reader beside a writer sees new events after sync(), across a rotation', async () => {
+      const writer = await AuditLog.open(dir, { persist: { minEvents: 20, ratio: 0 } });
+      await writer.append(sampleEvent(0));
+      const reader = await AuditLog.open(dir, { readOnly: true });
+      assert.equal((await reader.query()).events.length, 1);
+      for (let i = 1; i < 50; i++) await writer.append(sampleEvent(i));
+      assert.equal(await reader.sync(), 49);
+      assert.equal((await reader.query({ limit: 100 })).events.length, 50);
+      await assert.rejects(reader.append(sampleEvent(99)), (e: unknown) => AuditError.is(e, 'closed'));
+      await reader.close();
+      await writer.close();
+    });
+  });
+
+  describe('airlock audit', () => {
+    beforeEach(async () => {
+      const log = await AuditLog.open(dir);
+      for (let i = 1; i <= 30; i++) await log.append(sampleEvent(i));
+      await log.close();
+    });
+
+    it('verify exits 0 on an intact log', async () => {
+      const r = await cli(['verify', '--state', dir]);
+      assert.equal(r.code, 0, r.err);
+      assert.match(r.out, /^ok: The hash chain is intact: 30 events/);
+    });
+
+    it('verify exits 1 and names the first bad event', async () => {
+      await editDatabase(dir, (run) => run(`UPDATE events SET body = replace(body, 'marker-17-zq', 'marker-17-zz') WHERE seq = 17`));
+      const r = await cli(['verify', '--state', dir]);
+      assert.equal(r.code, 1);
+      assert.match(r.err, /broken at event #17 \(database\)/);
+      const j = await cli(['verify', '--state', dir, '--json']);
+      assert.equal((JSON.parse(j.out) as { firstBadSeq: number }).firstBadSeq, 17);
+    });
+
+    it('verify --deep also catches an index column edited to hide an event from filters', async () => {
+      await editDatabase(dir, (run) => run('UPDATE events SET decision = 1 WHERE seq = 20'));
+      assert.equal((await cli(['verify', '--state', dir])).code, 0);
+      const r = await cli(['verify', '--state', dir, '--deep']);
+      assert.equal(r.code, 1);
+      assert.match(r.err, /event #20: its decision column disagrees/);
+    });
+
+    it('export --format jsonl|csv|otlp, with filters, to stdout or a file', async () => {
+      const j = await cli(['export', '--state', dir]);
+      assert.equal(j.code, 0, j.err);
+      assert.equal(j.out.trim().split('\n').length, 30);
+      const c = await cli(['export', '--state', dir, '--format', 'csv', '--decision', 'deny']);
+      assert.equal(c.out.trim().split('\r\n').length, 1 + 6);
+      const file = join(dir, 'out.json');
+      const o = await cli(['export', '--state', dir, '--format', 'otlp', '--run', 'run-1', '--out', file]);
+      assert.equal(o.code, 0, o.err);
+      assert.ok((JSON.parse(fs.readFileSync(file, 'utf8')) as { resourceSpans: unknown[] }).resourceSpans.length === 1);
+    });
+
+    it('query prints lines, or a page as JSON, with filters and cursors', async () => {
+      const q = await cli(['query', '--state', dir, '--tool', 'fs.write', '--limit', '3']);
+      assert.equal(q.code, 0, q.err);
+      assert.equal(q.out.trim().split('\n').length, 3);
+      assert.match(q.out, /^#28 .* fs\.write /);
+      assert.match(q.err, /more: --before 22/);
+      const j = await cli(['query', '--state', dir, '--json', '--after', '28']);
+      assert.deepEqual(
+        (JSON.parse(j.out) as { events: AuditEvent[] }).events.map((e) => e.seq),
+        [29, 30],
+      );
+      const runs = await cli(['runs', '--state', dir, '--json']);
+      assert.equal((JSON.parse(runs.out) as unknown[]).length, 4);
+    });
+
+    it('escapes control characters an agent put in its text', async () => {
+      const log = await AuditLog.open(dir);
+      await log.append({ runId: 'r', agent: 'a', type: 'log', reason: 'x\u001b[2J\u001b]0;pwned\u0007y' });
+      await log.close();
+      const q = await cli(['query', '--state', dir, '--limit', '1']);
+      assert.ok(!q.out.includes('\u001b'));
+      assert.match(q.out, /x\\u001b\[2J/);
+    });
+
+    it('usage errors exit 2; --workspace finds .airlock/state', async () => {
+      assert.equal((await cli(['query', '--state', dir, '--decision', 'maybe'])).code, 2);
+      assert.equal((await cli(['frobnicate'])).code, 2);
+      assert.equal((await cli(['query', '--state', dir, '--since', 'yesterday-ish'])).code, 2);
+      const ws = tempStateDir('ws');
+      try {
+        fs.mkdirSync(join(ws, '.airlock'));
+        fs.renameSync(dir, join(ws, '.airlock', 'state'));
+        const r = await cli(['verify', '--workspace', ws]);
+        assert.equal(r.code, 0, r.err);
+        fs.renameSync(join(ws, '.airlock', 'state'), dir);
+      } finally {
+        removeDir(ws);
+      }
+    });
+  });
+});
