@@ -385,6 +385,69 @@ describe('SnapshotStore', () => {
     });
   });
 
+  describe('recovery (journals left by a process that died)', () => {
+    /** Turns a finished operation back into an interrupted one: its manifest becomes a journal again. */
+    function uncommit(id: string, recovery: 'undo' | 'complete') {
+      const manifestPath = join(state, 'snapshots', 'manifests', `${id}.json`);
+      const manifest = JSON.parse(readFileSync(manifestPath, 'utf8'));
+      writeFileSync(join(state, 'snapshots', 'journal', `${id}.json`), JSON.stringify({ version: 1, recovery, pid: 999999, manifest }));
+      removeDir(manifestPath);
+    }
+
+    it('undoes an apply that died after its writes but before its commit, and audits it', async () => {
+      const store = await SnapshotStore.open(state);
+      const before = pictureTree(ws);
+      const snap = await store.apply(ws, [modify('src/a.ts', 'export const a = 1;\n', 'A'), create('n/new.txt', 'n'), del('secret.key', 'k')], meta);
+      uncommit(snap.id, 'undo');
+      writeFileSync(join(ws, `src/.airlock-${snap.id}-0.tmp`), 'half-written temp file');
+      const audit = new MemoryAuditSink();
+      const reopened = await SnapshotStore.open(state, { audit });
+      assert.deepEqual(reopened.recovered, { undone: [snap.id], completed: [], leftAlone: [], failed: [] });
+      assert.deepEqual(pictureTree(ws), before);
+      assert.deepEqual(await reopened.list(), []);
+      assert.equal(audit.events[0]!.type, 'alert');
+      assert.match(audit.events[0]!.reason!, /undone on recovery/);
+    });
+
+    it('leaves a file alone that was edited after the crash, and reports it', async () => {
+      const store = await SnapshotStore.open(state);
+      const snap = await store.apply(ws, [modify('src/a.ts', 'export const a = 1;\n', 'A'), modify('empty.txt', '', 'E')], meta);
+      uncommit(snap.id, 'undo');
+      writeFileSync(join(ws, 'src/a.ts'), 'edited after the crash');
+      const reopened = await SnapshotStore.open(state);
+      assert.deepEqual(reopened.recovered.leftAlone, [{ snapshot: snap.id, path: 'src/a.ts' }]);
+      assert.equal(readFileSync(join(ws, 'src/a.ts'), 'utf8'), 'edited after the crash');
+      assert.equal(readFileSync(join(ws, 'empty.txt'), 'utf8'), '');
+    });
+
+    it('completes a rollback that died halfway, then records it', async () => {
+      const store = await SnapshotStore.open(state);
+      const before = pictureTree(ws);
+      const snap = await store.apply(ws, [modify('src/a.ts', 'export const a = 1;\n', 'A'), create('n/new.txt', 'n')], meta);
+      const r = await store.rollback(snap.id);
+      uncommit(r.snapshot.id, 'complete');
+      // Halfway: one file is still as the apply left it.
+      writeFileSync(join(ws, 'src/a.ts'), 'A');
+      const reopened = await SnapshotStore.open(state);
+      assert.deepEqual(reopened.recovered.completed, [r.snapshot.id]);
+      assert.deepEqual(pictureTree(ws), before);
+      assert.equal((await reopened.get(snap.id)).state, 'rolled-back');
+    });
+
+    it('a journal beside its manifest is a committed operation; an unreadable journal is set aside', async () => {
+      const store = await SnapshotStore.open(state);
+      const snap = await store.apply(ws, [create('c.txt', 'c')], meta);
+      const manifest = readFileSync(join(state, 'snapshots', 'manifests', `${snap.id}.json`), 'utf8');
+      writeFileSync(join(state, 'snapshots', 'journal', `${snap.id}.json`), JSON.stringify({ version: 1, recovery: 'undo', pid: 1, manifest: JSON.parse(manifest) }));
+      writeFileSync(join(state, 'snapshots', 'journal', '20260101-000000-0000.json'), '{"version":1,"recov');
+      const reopened = await SnapshotStore.open(state);
+      assert.deepEqual(reopened.recovered.completed, [snap.id]);
+      assert.equal(reopened.recovered.failed.length, 1);
+      assert.equal(readFileSync(join(ws, 'c.txt'), 'utf8'), 'c');
+      assert.deepEqual(readdirSync(join(state, 'snapshots', 'journal')), ['20260101-000000-0000.json.damaged']);
+    });
+  });
+
   describe('lock', () => {
     it('serialises applies from two stores on the same state folder', async () => {
       const s1 = await SnapshotStore.open(state);
