@@ -138,6 +138,7 @@ describe('SnapshotStore', () => {
       assert.deepEqual(pictureTree(ws), edited, 'nothing was rolled back, not even the file without conflict');
       const plan = await store.planRollback(snap.id);
       assert.deepEqual(plan.conflicts.map((c) => c.path), ['src/a.ts']);
+      assert.equal((await store.readBlob(plan.files[0]!.target!)).toString(), 'export const a = 1;\n', 'the preview can show the bytes a rollback restores');
       assert.deepEqual(plan.files.map((f) => [f.path, f.change, f.conflict]), [['src/a.ts', 'modify', true], ['b.txt', 'delete', false]]);
     });
 

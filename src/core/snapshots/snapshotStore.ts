@@ -686,6 +686,15 @@ export class SnapshotStore {
     return this.get(ref);
   }
 
+  /** The stored bytes of a file state (for a rollback preview diff), verified against their hash. */
+  async readBlob(state: FileState): Promise<Buffer> {
+    const data = await fs.readFile(this.blobs.pathOf(state.hash)).catch((err: unknown) => {
+      throw new SnapshotError('damaged-blob', `The stored copy ${state.hash.slice(0, 12)}… is missing or unreadable.`, {}, { cause: err });
+    });
+    if (sha256(data) !== state.hash) throw new SnapshotError('damaged-blob', `The stored copy ${state.hash.slice(0, 12)}… is damaged.`);
+    return data;
+  }
+
   /** The newest apply that is still in effect: what `airlock rollback --last` undoes. */
   async last(): Promise<Snapshot | undefined> {
     return (await this.list()).find((s) => s.kind === 'apply' && s.state === 'applied');
