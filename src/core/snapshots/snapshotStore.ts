@@ -329,11 +329,11 @@ export class SnapshotStore {
     }
     const ws = await realWorkspace(options.workspace ?? target.workspace);
     // Every byte to restore is checked first, so a damaged store never leaves a half-restored workspace.
-    for (const f of target.files) {
+    await mapBounded(target.files, PARALLEL, async (f) => {
       if (f.before) await this.blobs.verify(f.before.hash, f.before.size).catch((err: unknown) => {
         throw SnapshotError.is(err) ? new SnapshotError(err.reason, `Cannot roll back ${target.id}: ${f.path}: ${err.message}`, { paths: [f.path], snapshotId: target.id }, { cause: err }) : err;
       });
-    }
+    });
     const resolved = await mapBounded(target.files, PARALLEL, (f) => resolveInWorkspace(ws, f.path, this.forbidden));
     const files: SnapshotFile[] = [];
     const conflicts: RollbackConflict[] = [];
