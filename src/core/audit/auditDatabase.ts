@@ -542,7 +542,10 @@ export class AuditDatabase {
   private salvage(): StoredEvent[] {
     const out: StoredEvent[] = [];
     let next = 1;
-    for (let attempts = 0; attempts < 10_000; attempts++) {
+    let step = 1;
+    // After a read error, jump past the damage in growing steps: a lost page holds a few dozen rows, a lost
+    // interior page many more; 48 attempts reach any seq a log can have.
+    for (let attempt = 0; attempt < 48; attempt++) {
       let s: Statement | undefined;
       try {
         s = this.db.prepare('SELECT seq, body, hash FROM events WHERE seq >= ? ORDER BY seq');
@@ -557,12 +560,12 @@ export class AuditDatabase {
             // An unparsable body is left out; the chain check after the rebuild reports the gap.
           }
           next = Number(r[0]) + 1;
+          step = 1;
         }
         return out;
       } catch {
-        // Skip past the damage and try again further on (the highest seq may itself be unreadable).
-        next += 1;
-        if (next > Math.max(this.max, out.length) + 100_000) return out;
+        next += step;
+        step *= 2;
       } finally {
         s?.free();
       }

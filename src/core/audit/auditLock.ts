@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import { hostname } from 'node:os';
+import { basename, dirname, join } from 'node:path';
 import { AuditError, auditIoError } from './auditError';
 
 interface LockOwner {
@@ -19,6 +20,7 @@ const HELD_TOO_LONG_MS = 60_000;
 /** An empty lock file (created, not yet written) older than this was left by a process that died in between. */
 const UNWRITTEN_STALE_MS = 5_000;
 const STEAL_GUARD_STALE_MS = 10_000;
+const WAIT_MARK = '.wait-';
 
 let bootId: string | undefined;
 function currentBoot(): string {
@@ -48,17 +50,59 @@ export class AuditWriterLock {
     if (this.token) throw new Error('AuditWriterLock.acquire while already held');
     const deadline = Date.now() + this.timeoutMs;
     let delay = 1;
-    for (;;) {
-      const got = this.tryAcquire();
-      if (got === true) return;
-      if (got === 'retry') continue;
-      if (Date.now() > deadline) {
-        const who = typeof got === 'object' ? `process ${got.pid} on ${got.host}` : 'another process';
-        throw new AuditError('locked', `The audit log is busy: ${who} has held ${this.path} for more than ${Math.round(this.timeoutMs / 1000)} s. If no Airlock is running, delete that file and try again.`);
+    let waitFile: string | undefined;
+    try {
+      for (;;) {
+        const got = this.tryAcquire();
+        if (got === true) return;
+        if (got === 'retry') continue;
+        if (Date.now() > deadline) {
+          const who = typeof got === 'object' ? `process ${got.pid} on ${got.host}` : 'another process';
+          throw new AuditError('locked', `The audit log is busy: ${who} has held ${this.path} for more than ${Math.round(this.timeoutMs / 1000)} s. If no Airlock is running, delete that file and try again.`);
+        }
+        // Say that we are waiting, so a busy holder leaves a gap between its batches (see othersWaiting).
+        waitFile ??= this.announceWaiting();
+        await new Promise((r) => setTimeout(r, delay));
+        delay = Math.min(delay * 2, 4);
       }
-      await new Promise((r) => setTimeout(r, delay));
-      delay = Math.min(delay * 2, 50);
+    } finally {
+      if (waitFile) fs.rmSync(waitFile, { force: true });
     }
+  }
+
+  private announceWaiting(): string {
+    const file = `${this.path}${WAIT_MARK}${process.pid}-${randomBytes(4).toString('hex')}`;
+    try {
+      fs.writeFileSync(file, '');
+    } catch {
+      // Best effort: without it we still get the lock, only later.
+    }
+    return file;
+  }
+
+  /** Whether another live process is waiting for the lock: a writer with more to do should pause a little. */
+  othersWaiting(): boolean {
+    const dir = dirname(this.path);
+    const prefix = `${basename(this.path)}${WAIT_MARK}`;
+    let names: string[];
+    try {
+      names = fs.readdirSync(dir);
+    } catch {
+      return false;
+    }
+    for (const name of names) {
+      if (!name.startsWith(prefix)) continue;
+      const pid = Number(name.slice(prefix.length).split('-')[0]);
+      if (pid === process.pid) continue;
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'EPERM') return true;
+        fs.rmSync(join(dir, name), { force: true });
+      }
+    }
+    return false;
   }
 
   /** true when taken; 'retry' when a stale lock was removed; otherwise who holds it. */

@@ -239,6 +239,8 @@ export class AuditLog implements AuditSink {
         for (const p of batch) p.reject(err);
         continue;
       }
+      // Another process waits for the lock: leave it a gap before taking it again for the next batch.
+      if (this.queue.length > 0 && this.lock.othersWaiting()) await new Promise((r) => setTimeout(r, 8));
       const events = committed.map(({ stored, pending }) => {
         const ev = Object.assign({}, stored.event, { hash: stored.hash }) as AuditEvent;
         pending.resolve(ev);
