@@ -9,6 +9,7 @@ import { promises as fs } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { AuditLog } from '../core/audit/auditLog';
 import type { AuditSink } from '../core/audit/auditSink';
 import { SnapshotError } from '../core/snapshots/snapshotError';
 import { fileChange, type Snapshot } from '../core/snapshots/snapshotManifest';
@@ -19,7 +20,10 @@ export interface CommandIo {
   stderr(s: string): void;
 }
 
-/** What the dispatcher may hand in: the audit log to record rollbacks in, and retention settings. */
+/**
+ * What the dispatcher may hand in: the audit log to record rollbacks in (without one, the workspace's own audit
+ * log in the state folder is opened for the command), and retention settings.
+ */
 export interface SnapshotsCommandDeps {
   readonly audit?: AuditSink;
   readonly keepLast?: number;
@@ -82,8 +86,9 @@ export async function runSnapshotsCommand(args: string[], io: CommandIo, deps: S
     return EXIT_OK;
   }
   try {
-    const store = await SnapshotStore.open(where.state, storeOptions(deps));
-    const all = await store.list();
+    // Opening the store recovers an interrupted apply or rollback, which changes the workspace: audit it.
+    const interrupted = (await fs.readdir(join(where.state, 'snapshots', 'journal')).catch(() => [])).some((n) => n.endsWith('.json'));
+    const all = await withAudit(deps, where.state, interrupted, async (audit) => (await SnapshotStore.open(where.state, storeOptions(deps, audit))).list());
     if (json) {
       io.stdout(JSON.stringify({ snapshots: all.map(snapshotJson) }) + '\n');
     } else if (all.length === 0) {
@@ -129,14 +134,13 @@ export async function runRollbackCommand(args: string[], io: CommandIo, deps: Sn
     return report(io, json, EXIT_USAGE, { ok: false, error: 'unknown-snapshot', message: `There are no snapshots in ${where.state}.` });
   }
   try {
-    const store = await SnapshotStore.open(where.state, storeOptions(deps));
-    let ref = positionals[0];
-    if (values.last) {
-      const last = await store.last();
-      if (!last) return report(io, json, EXIT_USAGE, { ok: false, error: 'unknown-snapshot', message: 'Nothing to roll back: no apply is in effect.' });
-      ref = last.id;
-    }
-    const result = await store.rollback(ref!, { force: values.force, workspace: where.workspace, actor: cliActor() });
+    const result = await withAudit(deps, where.state, true, async (audit) => {
+      const store = await SnapshotStore.open(where.state, storeOptions(deps, audit));
+      const ref = values.last ? (await store.last())?.id : positionals[0];
+      if (ref === undefined) return undefined;
+      return store.rollback(ref, { force: values.force, workspace: where.workspace, actor: cliActor() });
+    });
+    if (!result) return report(io, json, EXIT_USAGE, { ok: false, error: 'unknown-snapshot', message: 'Nothing to roll back: no apply is in effect.' });
     const files = result.snapshot.files.map((f) => ({ path: f.path, change: fileChange(f) }));
     if (json) {
       io.stdout(
@@ -156,9 +160,25 @@ export async function runRollbackCommand(args: string[], io: CommandIo, deps: Sn
   }
 }
 
-function storeOptions(deps: SnapshotsCommandDeps) {
+/** Runs `fn` with the dispatcher's audit sink, or with the state folder's audit log opened for it when `needed`. */
+async function withAudit<T>(deps: SnapshotsCommandDeps, state: string, needed: boolean, fn: (audit: AuditSink | undefined) => Promise<T>): Promise<T> {
+  if (deps.audit || !needed) return fn(deps.audit);
+  let log: AuditLog;
+  try {
+    log = await AuditLog.open(state, { lazy: true });
+  } catch (err) {
+    throw new SnapshotError('audit-failed', `The audit log in ${state} cannot be opened (${(err as Error).message}); nothing was changed.`, {}, { cause: err });
+  }
+  try {
+    return await fn(log);
+  } finally {
+    await log.close();
+  }
+}
+
+function storeOptions(deps: SnapshotsCommandDeps, audit: AuditSink | undefined) {
   return {
-    ...(deps.audit ? { audit: deps.audit } : {}),
+    ...(audit ? { audit } : {}),
     ...(deps.keepLast !== undefined ? { keepLast: deps.keepLast } : {}),
     ...(deps.keepDays !== undefined ? { keepDays: deps.keepDays } : {}),
   };

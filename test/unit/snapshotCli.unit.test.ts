@@ -5,6 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runRollbackCommand, runSnapshotsCommand } from '../../src/cli/snapshotsCommand';
+import { AuditLog } from '../../src/core/audit/auditLog';
 import type { ProposedChange } from '../../src/core/staging/proposedChange';
 import { SnapshotStore } from '../../src/core/snapshots/snapshotStore';
 import { MemoryAuditSink, pictureTree, removeDir, tempDir, writeTree } from '../fixtures/snapshotTree';
@@ -90,6 +91,21 @@ describe('airlock snapshots / airlock rollback', () => {
     assert.equal(r.ok, true);
     assert.equal(r.target, redoId);
     assert.equal(readFileSync(join(ws, 'new/c.txt'), 'utf8'), 'c');
+  });
+
+  it('without an audit sink from the dispatcher, records the rollback in the workspace audit log', async () => {
+    const { s2 } = await twoApplies();
+    const { io } = capture();
+    assert.equal(await runRollbackCommand([s2.id, '--workspace', ws], io), 0);
+    const log = await AuditLog.open(state, { readOnly: true });
+    try {
+      const events = (await log.query({ type: 'rollback' })).events;
+      assert.equal(events.length, 1);
+      assert.equal((events[0]!.args as { target: string }).target, s2.id);
+      assert.match(events[0]!.actor!, /^human:/);
+    } finally {
+      await log.close();
+    }
   });
 
   it('refuses with exit 4 and names the file a human edited; --force overrides', async () => {
