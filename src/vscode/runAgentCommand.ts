@@ -30,11 +30,10 @@ export class RunAgentCommand {
     const args: RunAgentArgs = arg instanceof vscode.Uri ? { agentFile: arg.fsPath } : (arg ?? {});
     if (!vscode.workspace.isTrusted) {
       const manage = 'Manage Workspace Trust';
-      const choice = await vscode.window.showWarningMessage(
-        'Airlock does not run agents in an untrusted workspace: the agent modules and the policy here decide what runs. Trust this workspace to run agents.',
-        manage,
-      );
-      if (choice === manage) await vscode.commands.executeCommand('workbench.trust.manage');
+      // Not awaited: the command ends now; the message stays until the user acts on it.
+      void vscode.window
+        .showWarningMessage('Airlock does not run agents in an untrusted workspace: the agent modules and the policy here decide what runs. Trust this workspace to run agents.', manage)
+        .then((choice) => (choice === manage ? vscode.commands.executeCommand('workbench.trust.manage') : undefined));
       return undefined;
     }
     const agentFile = args.agentFile ?? (await pickAgentFile());

@@ -8,7 +8,7 @@
 // Options: --runner auto|code-server|electron (or AIRLOCK_TEST_RUNNER), --no-vsix, --grep REGEXP.
 import { appendFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import { launchChromium, newWorkbenchPage } from './chromium';
 import { CodeServer } from './codeServer';
@@ -22,6 +22,8 @@ import { copyWorkspace } from './workspaceCopy';
 
 /** The spec that also runs against the installed .vsix: activation, commands, a sandboxed run. */
 const smokeSpec = 'extension.integration.test.js';
+/** Specs that need a workspace that is not trusted run in a window of their own, with workspace trust on. */
+const untrustedSpecs = '.untrusted.integration.test.js';
 const runTimeoutMs = 10 * 60_000;
 
 type Runner = 'code-server' | 'electron';
@@ -44,10 +46,14 @@ export async function main(argv: readonly string[]): Promise<number> {
   const env = { ...(values.grep ? { AIRLOCK_TEST_GREP: values.grep } : {}), AIRLOCK_TEST_COLOR: process.stdout.isTTY ? '1' : '0' };
   const runs: SuiteRun[] = [];
 
+  const trusted = { ...env, AIRLOCK_TEST_EXCLUDE: untrustedSpecs };
+  const untrusted = hasSpecs(untrustedSpecs) ? { ...env, AIRLOCK_TEST_FILES: untrustedSpecs } : undefined;
   if (runner === 'electron') {
-    runs.push(await timed('extension from source, desktop VS Code (@vscode/test-electron)', () => runInElectron(env)));
+    runs.push(await timed('extension from source, desktop VS Code (@vscode/test-electron)', () => runInElectron(trusted, false)));
+    if (untrusted) runs.push(await timed('extension from source, untrusted workspace, desktop VS Code', () => runInElectron(untrusted, true)));
   } else {
-    runs.push(await timed(`extension from source, code-server ${codeServerVersion}`, () => runInCodeServer({ label: 'source', env })));
+    runs.push(await timed(`extension from source, code-server ${codeServerVersion}`, () => runInCodeServer({ label: 'source', env: trusted })));
+    if (untrusted) runs.push(await timed(`extension from source, untrusted workspace, code-server ${codeServerVersion}`, () => runInCodeServer({ label: 'untrusted', env: untrusted, workspaceTrust: true })));
   }
   if (!values['no-vsix']) {
     runs.push(
@@ -77,6 +83,11 @@ function cachedDesktopVersion(): string | undefined {
   return dirs.at(-1)?.split('-').at(-1);
 }
 
+function hasSpecs(ending: string): boolean {
+  const dir = dirname(integrationTestsModule);
+  return readdirSync(dir, { recursive: true, encoding: 'utf8' }).some((f) => f.endsWith(ending));
+}
+
 async function timed(label: string, body: () => Promise<number>): Promise<SuiteRun> {
   process.stdout.write(`\n=== Integration: ${label}\n`);
   const started = Date.now();
@@ -90,7 +101,7 @@ async function timed(label: string, body: () => Promise<number>): Promise<SuiteR
   return { label, code, seconds: (Date.now() - started) / 1000 };
 }
 
-async function runInElectron(env: Record<string, string>): Promise<number> {
+async function runInElectron(env: Record<string, string>, workspaceTrust: boolean): Promise<number> {
   const { runTests } = await import('@vscode/test-electron');
   const scratch = mkdtempSync(join(tmpdir(), 'airlock-electron-'));
   const workspace = copyWorkspace();
@@ -103,7 +114,15 @@ async function runInElectron(env: Record<string, string>): Promise<number> {
       extensionDevelopmentPath: repoRoot,
       extensionTestsPath: integrationTestsModule,
       extensionTestsEnv: env,
-      launchArgs: [workspace, '--user-data-dir', userData, '--extensions-dir', join(scratch, 'extensions'), '--disable-extensions', '--disable-workspace-trust', '--skip-welcome', '--skip-release-notes'],
+      launchArgs: [
+        workspace,
+        '--user-data-dir', userData,
+        '--extensions-dir', join(scratch, 'extensions'),
+        '--disable-extensions',
+        ...(workspaceTrust ? [] : ['--disable-workspace-trust']),
+        '--skip-welcome',
+        '--skip-release-notes',
+      ],
     });
     return 0;
   } catch (e) {
@@ -120,6 +139,8 @@ interface CodeServerRun {
   readonly label: string;
   readonly vsix?: string;
   readonly env: Record<string, string>;
+  /** Workspace trust on: the workspace copy opens untrusted (restricted mode). */
+  readonly workspaceTrust?: boolean;
 }
 
 async function runInCodeServer(run: CodeServerRun): Promise<number> {
@@ -133,6 +154,7 @@ async function runInCodeServer(run: CodeServerRun): Promise<number> {
     folder: workspace,
     stateDir,
     installVsix: run.vsix,
+    workspaceTrust: run.workspaceTrust,
     env: {
       ...run.env,
       AIRLOCK_TEST_REPORT: report,
