@@ -23,6 +23,16 @@ function relOf(i: number): string {
   return `pkg${Math.floor(i / 1000)}/mod${Math.floor(i / 50) % 20}/file${i}.ts`;
 }
 
+function generateWorkspace(ws: string): number {
+  const t = performance.now();
+  for (let i = 0; i < FILES; i++) {
+    const rel = relOf(i);
+    if (i % 50 === 0) mkdirSync(join(ws, rel, '..'), { recursive: true });
+    writeFileSync(join(ws, rel), fileText(i));
+  }
+  return performance.now() - t;
+}
+
 /** The cached workspace: a `.complete` marker beside it says it is whole and unmodified. */
 function ensureWorkspace(): { ws: string; generatedMs?: number } {
   const cache = join(tmpdir(), 'agent-airlock-bench-cache');
@@ -32,14 +42,8 @@ function ensureWorkspace(): { ws: string; generatedMs?: number } {
     rmSync(marker);
     return { ws };
   }
-  const t = performance.now();
   rmSync(ws, { recursive: true, force: true });
-  for (let i = 0; i < FILES; i++) {
-    const rel = relOf(i);
-    if (i % 50 === 0) mkdirSync(join(ws, rel, '..'), { recursive: true });
-    writeFileSync(join(ws, rel), fileText(i));
-  }
-  return { ws, generatedMs: performance.now() - t };
+  return { ws, generatedMs: generateWorkspace(ws) };
 }
 
 function markPristine(ws: string): void {
@@ -114,54 +118,72 @@ function duBytes(p: string): number {
   return n;
 }
 
+interface Comparison {
+  readonly applyMs: number[];
+  readonly rollbackMs: number[];
+  readonly gitCheckpointMs: number[];
+  readonly gitRestoreMs: number[];
+  readonly firstCheckpointMs: number;
+  readonly snapshotBytes: number;
+  readonly gitObjectBytes: number;
+}
+
+/**
+ * Runs 0..runs on `ws` (run 0 warms both sides up and is not counted): apply → shadow-git checkpoint of the
+ * same workspace → rollback → git restore. Leaves `ws` exactly as it found it, and checks that it did.
+ */
+async function compare(ws: string, scratch: string, runs: number): Promise<Comparison> {
+  const gitDir = join(scratch, 'shadow.git');
+  const stateDir = join(scratch, 'state');
+  mkdirSync(stateDir, { recursive: true });
+  git(gitDir, ws, ['init', '-q']);
+  const [baseTree, firstCheckpointMs] = timed(() => checkpoint(gitDir, ws));
+  const store = await SnapshotStore.open(stateDir);
+  const out: Comparison = { applyMs: [], rollbackMs: [], gitCheckpointMs: [], gitRestoreMs: [], firstCheckpointMs, snapshotBytes: 0, gitObjectBytes: 0 };
+  let snapshotBytes = 0;
+  for (let run = 0; run <= runs; run++) {
+    const changes = changesFor(run);
+    const storeBefore = duBytes(join(stateDir, 'snapshots'));
+    const [snap, a] = await timedAsync(() => store.apply(ws, changes, { runId: `bench-${run}`, agent: 'bench', actor: 'policy' }));
+    snapshotBytes = duBytes(join(stateDir, 'snapshots')) - storeBefore;
+    // The shadow-git tool checkpoints the same workspace, with the same 10 files changed, index already warm.
+    const [, c] = timed(() => checkpoint(gitDir, ws));
+    const [, r] = await timedAsync(() => store.rollback(snap.id));
+    // Its restore: from the index of the checkpoint just taken back to the one before the change (what a
+    // shadow-git tool runs to undo a step; it rewrites the same ten paths our rollback restored).
+    const [, g] = timed(() => git(gitDir, ws, ['read-tree', '--reset', '-u', baseTree]));
+    if (run > 0) {
+      out.applyMs.push(a);
+      out.gitCheckpointMs.push(c);
+      out.rollbackMs.push(r);
+      out.gitRestoreMs.push(g);
+    }
+  }
+  if (checkpoint(gitDir, ws) !== baseTree) throw new Error(`the workspace ${ws} does not match its first checkpoint after the rollbacks`);
+  return { ...out, snapshotBytes, gitObjectBytes: duBytes(join(gitDir, 'objects')) };
+}
+
+const median = (xs: readonly number[]) => percentile([...xs].sort((x, y) => x - y), 50);
+const list = (xs: readonly number[]) => xs.map((x) => x.toFixed(1)).join(', ');
+
+/** A RAM disk for the second comparison, when this machine lets us mount one (root on Linux). */
+function mountTmpfs(dir: string): boolean {
+  return process.platform === 'linux' && spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=1g', 'tmpfs', dir], { stdio: 'ignore' }).status === 0;
+}
+
 export async function snapshotBench(): Promise<BenchSection> {
   const { ws, generatedMs } = ensureWorkspace();
   const tmp = mkdtempSync(join(tmpdir(), 'airlock-snapbench-'));
-  const gitDir = join(tmp, 'shadow.git');
-  const stateDir = join(tmp, 'state');
-  mkdirSync(stateDir);
   const notes: string[] = [];
+  const rows: BenchRow[] = [];
   try {
-    git(gitDir, ws, ['init', '-q']);
-    const [baseTree, firstCheckpoint] = timed(() => checkpoint(gitDir, ws));
-    const store = await SnapshotStore.open(stateDir);
     const fsyncBefore = fsyncProbe(tmp);
-
-    const applyMs: number[] = [];
-    const rollbackMs: number[] = [];
-    const gitCheckpointMs: number[] = [];
-    const gitRestoreMs: number[] = [];
-    let snapshotBytes = 0;
-    // Run 0 warms both sides up (JIT, file-system caches) and is not counted.
-    for (let run = 0; run <= RUNS; run++) {
-      const changes = changesFor(run);
-      const blobsBefore = duBytes(join(stateDir, 'snapshots'));
-      const [snap, a] = await timedAsync(() => store.apply(ws, changes, { runId: `bench-${run}`, agent: 'bench', actor: 'policy' }));
-      if (run > 0) applyMs.push(a);
-      snapshotBytes = duBytes(join(stateDir, 'snapshots')) - blobsBefore;
-      // The shadow-git tool checkpoints the same workspace, with the same 10 files changed, index already warm.
-      const [, c] = timed(() => checkpoint(gitDir, ws));
-      if (run > 0) gitCheckpointMs.push(c);
-      const [, r] = await timedAsync(() => store.rollback(snap.id));
-      if (run > 0) rollbackMs.push(r);
-      // Its restore: from the index of the checkpoint just taken back to the one before the change (what a
-      // shadow-git tool runs to undo a step; it rewrites the same ten paths our rollback restored).
-      const [, g] = timed(() => git(gitDir, ws, ['read-tree', '--reset', '-u', baseTree]));
-      if (run > 0) gitRestoreMs.push(g);
-    }
-    // Every apply was rolled back: the cached workspace must match the first checkpoint exactly.
-    const finalTree = checkpoint(gitDir, ws);
-    if (finalTree !== baseTree) throw new Error('the bench workspace does not match its first checkpoint after the rollbacks');
+    const disk = await compare(ws, join(tmp, 'disk'), RUNS);
     markPristine(ws);
-
     const fsyncAfter = fsyncProbe(tmp);
-    const med = (xs: number[]) => percentile([...xs].sort((x, y) => x - y), 50);
-    const ours = med(applyMs);
-    const gitCp = med(gitCheckpointMs);
-    const oursRb = med(rollbackMs);
-    const gitRb = med(gitRestoreMs);
-    const gitObjects = duBytes(join(gitDir, 'objects'));
-    const rows: BenchRow[] = [
+    const ours = median(disk.applyMs);
+    const gitCp = median(disk.gitCheckpointMs);
+    rows.push(
       {
         label: 'apply + snapshot, 10-file change, 50,000-file workspace',
         ours: ms(ours, 1),
@@ -169,14 +191,35 @@ export async function snapshotBench(): Promise<BenchSection> {
         ratio: ratio(gitCp, ours),
         target: target(gitCp / ours >= 20, '≥ 20× faster than a shadow-git checkpoint'),
       },
-      { label: 'first shadow-git checkpoint (empty index)', ours: '—', baseline: ms(firstCheckpoint, 0) },
-      { label: 'rollback of that apply', ours: ms(oursRb, 1), baseline: ms(gitRb, 1), ratio: ratio(gitRb, oursRb) },
+      { label: 'rollback of that apply', ours: ms(median(disk.rollbackMs), 1), baseline: ms(median(disk.gitRestoreMs), 1), ratio: ratio(median(disk.gitRestoreMs), median(disk.rollbackMs)) },
+      { label: 'first shadow-git checkpoint (empty index)', ours: '—', baseline: ms(disk.firstCheckpointMs, 0) },
+      { label: 'storage per snapshot / for the shadow repo', ours: `${(disk.snapshotBytes / 1024).toFixed(1)} KiB`, baseline: `${(disk.gitObjectBytes / 1024 / 1024).toFixed(1)} MiB` },
       { label: 'one small write + fsync on this disk (before / after)', ours: `${fsyncBefore.toFixed(2)} / ${fsyncAfter.toFixed(2)} ms` },
-      { label: 'storage per snapshot / for the shadow repo', ours: `${(snapshotBytes / 1024).toFixed(1)} KiB`, baseline: `${(gitObjects / 1024 / 1024).toFixed(1)} MiB` },
-    ];
-    notes.push(`medians of ${RUNS} runs after a warm-up; every run: apply (10 files: 6 modified, 2 created, 1 in a new folder, 2 deleted) → shadow-git checkpoint → rollback → git restore`);
-    notes.push(`ours: apply ${applyMs.map((x) => x.toFixed(1)).join(', ')} ms; rollback ${rollbackMs.map((x) => x.toFixed(1)).join(', ')} ms (fsync on, journal + audit-ready)`);
-    notes.push(`git checkpoint (add -A && write-tree, warm index) ${gitCheckpointMs.map((x) => x.toFixed(0)).join(', ')} ms; restore = read-tree --reset -u. Git does not fsync loose objects by default; ours fsyncs every blob, file, folder, journal and manifest (five fsync rounds per apply), so on a disk busy with other writers its time follows the fsync latency above`);
+    );
+    notes.push(`medians of ${RUNS} runs after a warm-up; each run: apply (10 files: 6 modified, 2 created, 1 in a new folder, 2 deleted) → shadow-git checkpoint → rollback → git restore (read-tree --reset -u)`);
+    notes.push(`disk, ours: apply ${list(disk.applyMs)} ms; rollback ${list(disk.rollbackMs)} ms. git checkpoint (add -A && write-tree, warm index): ${list(disk.gitCheckpointMs)} ms`);
+    notes.push('git does not fsync loose objects by default; ours fsyncs every blob, file, folder, journal and manifest (five fsync rounds per apply), so on a disk busy with other writers our time follows the fsync latency');
+
+    const ram = join(tmp, 'ram');
+    mkdirSync(ram);
+    if (mountTmpfs(ram)) {
+      try {
+        const ramWs = join(ram, 'ws');
+        const genMs = generateWorkspace(ramWs);
+        const r = await compare(ramWs, join(ram, 'scratch'), RUNS);
+        const o = median(r.applyMs);
+        const g = median(r.gitCheckpointMs);
+        rows.push(
+          { label: 'same on a RAM disk (tmpfs): apply + snapshot', ours: ms(o, 1), baseline: ms(g, 1), ratio: ratio(g, o), target: target(g / o >= 20, '≥ 20×') },
+          { label: 'same on a RAM disk (tmpfs): rollback', ours: ms(median(r.rollbackMs), 1), baseline: ms(median(r.gitRestoreMs), 1), ratio: ratio(median(r.gitRestoreMs), median(r.rollbackMs)) },
+        );
+        notes.push(`tmpfs (fsync costs nothing there; isolates the work itself from disk contention; workspace generated in ${(genMs / 1000).toFixed(1)} s): ours apply ${list(r.applyMs)} ms; git checkpoint ${list(r.gitCheckpointMs)} ms`);
+      } finally {
+        spawnSync('umount', [ram], { stdio: 'ignore' });
+      }
+    } else {
+      notes.push('the RAM-disk comparison was skipped: mounting a tmpfs needs root on Linux');
+    }
     if (generatedMs !== undefined) notes.push(`generated the ${FILES.toLocaleString('en-US')}-file workspace in ${(generatedMs / 1000).toFixed(1)} s (cached in ${ws} for later runs)`);
     return { title: 'Snapshots (SnapshotStore vs shadow-git checkpoint, same workspace, same run)', baselineName: 'shadow git', rows, notes };
   } finally {
