@@ -87,7 +87,8 @@ export class SandboxNodeSetup implements vscode.Disposable {
     );
     if (ok) {
       this._onDidChange.fire();
-      void vscode.window.showInformationMessage(`Airlock installed Node 24 for its sandbox (${this.storageNodePath()}). Run the agent again.`);
+      this.log.info(`installed Node 24 for the sandbox: ${this.storageNodePath()}`);
+      void vscode.window.showInformationMessage('Airlock installed Node 24 for its sandbox. Run the agent again.');
     } else {
       void vscode.window.showErrorMessage(
         `Installing Node 24 with npm failed (is npm on the PATH?). Install Node.js ${minSandboxNodeMajor} or newer from https://nodejs.org and set "${nodePathSetting}" to its node binary.`,

@@ -13,8 +13,8 @@ import { Workbench } from './workbench';
 export interface WorkbenchSessionOptions {
   /** Which workspace to copy and open; examples/demo with the example agents in `agents/` by default. */
   readonly workspace?: WorkspaceCopyOptions;
-  /** Install this .vsix instead of loading the extension from the repository. */
-  readonly vsix?: string;
+  /** Install this .vsix instead of loading the extension from the repository (a function: resolved when the session starts). */
+  readonly vsix?: string | (() => string);
   /** Extra user settings ('workbench.colorTheme': 'Default Light Modern', …). */
   readonly settings?: Readonly<Record<string, unknown>>;
   readonly viewport?: { width: number; height: number };
@@ -51,13 +51,14 @@ export function useWorkbench(options: WorkbenchSessionOptions = {}): WorkbenchSe
 
   before(async function () {
     this.timeout(300_000); // a first run may install code-server and the browser
+    const vsix = typeof options.vsix === 'function' ? options.vsix() : options.vsix;
     workspace = copyWorkspace({ withAgents: true, ...options.workspace });
-    server = await CodeServer.start({ folder: workspace, installVsix: options.vsix, settings: options.settings, workspaceTrust: options.workspaceTrust });
+    server = await CodeServer.start({ folder: workspace, installVsix: vsix, settings: options.settings, workspaceTrust: options.workspaceTrust });
     browser = await launchChromium();
     const opened = await newWorkbenchPage(browser, { viewport: options.viewport });
     context = opened.context;
     workbench = new Workbench(opened.page);
-    const payload: [string, string][] = options.vsix ? [] : [['extensionDevelopmentPath', server.remoteUri(repoRoot)]];
+    const payload: [string, string][] = vsix ? [] : [['extensionDevelopmentPath', server.remoteUri(repoRoot)]];
     await workbench.open(server.workbenchUrl(payload));
   });
 
