@@ -10,7 +10,7 @@ import { AuditError } from './auditError';
 import type { StoredEvent } from './auditJournal';
 import { asList } from './auditQuery';
 import type { AuditPage, AuditQuery, RunDetail, RunStatus, RunSummary, RunsQuery } from './auditQuery';
-import type { ChainLocation, ChainVerifier } from './hashChain';
+import type { ChainLocation, ChainRecord, ChainVerifier } from './hashChain';
 
 export const DATABASE_FILE = 'audit.sqlite';
 /** Bumped when the tables change; a database from a newer version is refused, never rewritten. */
@@ -138,8 +138,11 @@ export class AuditDatabase {
     return new AuditDatabase(db);
   }
 
-  /** Opens an exported database. Throws `newer-schema` (nothing is written) or `corrupt`. */
-  static async fromBytes(bytes: Uint8Array, label: string): Promise<AuditDatabase> {
+  /**
+   * Opens an exported database. Throws `newer-schema` (nothing is written) or `corrupt`. `check` runs SQLite's
+   * structural check on small files (verify skips it: it reads every row anyway).
+   */
+  static async fromBytes(bytes: Uint8Array, label: string, options: { check?: boolean } = {}): Promise<AuditDatabase> {
     const header = inspectDatabaseHeader(bytes.subarray(0, 100), bytes.length);
     if (header.problem) throw new AuditError('corrupt', `The audit database ${label} is damaged: ${header.problem}.`);
     if (header.applicationId !== APPLICATION_ID) throw new AuditError('corrupt', `${label} is an SQLite file but not an Airlock audit database.`);
@@ -153,7 +156,7 @@ export class AuditDatabase {
       db.exec(CONNECTION_PRAGMAS);
       // A full structural check costs about 50 ms per 10 MB: worth it for the small logs most workspaces have;
       // in a large one, damage is found by verify or by the first query that reads it (then rebuilt).
-      if (bytes.length <= QUICK_CHECK_MAX_BYTES) {
+      if (options.check !== false && bytes.length <= QUICK_CHECK_MAX_BYTES) {
         const check = String(db.exec('PRAGMA quick_check')[0]?.values[0]?.[0] ?? '');
         if (check !== 'ok') throw new AuditError('corrupt', `The audit database ${label} is damaged: ${check}.`);
       }
@@ -523,19 +526,27 @@ export class AuditDatabase {
   }
 
   /** Feeds every row to the chain verifier, in seq order; a read error marks the next expected seq unreadable. */
-  verifyInto(verifier: ChainVerifier, where: ChainLocation): void {
-    const s = this.db.prepare('SELECT seq, body, hash FROM events ORDER BY seq');
-    try {
-      while (s.step()) {
-        const r = s.get();
-        const hash = r[2] instanceof Uint8Array ? Buffer.from(r[2].buffer, r[2].byteOffset, r[2].byteLength).toString('hex') : String(r[2]);
-        if (!verifier.push(Number(r[0]), String(r[1]), hash, where)) return;
+  async verifyInto(verifier: ChainVerifier, where: ChainLocation): Promise<void> {
+    const db = this.db;
+    function* chunks(): Generator<ChainRecord[]> {
+      const s = db.prepare('SELECT seq, body, hash FROM events ORDER BY seq');
+      try {
+        let chunk: ChainRecord[] = [];
+        while (s.step()) {
+          const r = s.get();
+          const h = r[2];
+          chunk.push({ seq: Number(r[0]), body: String(r[1]), hash: h instanceof Uint8Array ? Buffer.from(h.buffer, h.byteOffset, h.byteLength).toString('hex') : String(h) });
+          if (chunk.length === 4000) {
+            yield chunk;
+            chunk = [];
+          }
+        }
+        if (chunk.length > 0) yield chunk;
+      } finally {
+        s.free();
       }
-    } catch (e) {
-      verifier.fail(verifier.head.seq + 1, 'unreadable', where, `the database cannot be read past event #${verifier.head.seq} (${(e as Error).message})`);
-    } finally {
-      s.free();
     }
+    await verifier.pushChunks(chunks(), where, (e) => `the database cannot be read past event #${verifier.head.seq} (${(e as Error).message})`);
   }
 
   /** Every stored event that can still be read, in seq order (from a damaged database, as much as possible). */

@@ -410,6 +410,13 @@ export class AuditLog implements AuditSink {
       } finally {
         this.lock.release();
       }
+      // A lazy writer does not keep the database in memory between write-outs (it may be hundreds of MB).
+      if (this.options.lazy && this.db) {
+        this.insertPending();
+        this.db.close();
+        this.db = undefined;
+        this.pendingDb = [];
+      }
       await writeFileAtomic(this.dbPath, bytes);
       if (rotated) this.track(compressSegment(rotated).catch((e) => this.warn(`A journal segment could not be compressed (${(e as Error).message}); it stays uncompressed.`)));
     } finally {
@@ -442,7 +449,11 @@ export class AuditLog implements AuditSink {
       if (this.report.tornBytesDropped > 0) {
         this.report.messages.push(`Recovered the audit log after a crash: dropped ${this.report.tornBytesDropped} bytes of an unfinished journal write (never acknowledged).`);
       }
-      if (!this.options.lazy) await this.ensureDatabaseLocked(contents);
+      // A lazy writer still looks at the database's header: a file cut short or overwritten is rebuilt now, so
+      // the user hears about it when the log opens, not at the first write-out.
+      const header = readHead(this.dbPath);
+      const damaged = header !== undefined && inspectDatabaseHeader(header.bytes, header.size).problem !== undefined;
+      if (!this.options.lazy || damaged) await this.ensureDatabaseLocked(contents);
     } finally {
       this.lock.release();
     }
@@ -764,8 +775,9 @@ export class AuditLog implements AuditSink {
     const j = this.journal;
     if (j && !this.options.readOnly && !this.broken && this.options.persist?.onClose !== false) {
       const inJournal = this.head.seq - j.after.seq;
-      // Writing out costs about a second per 500 MB: do it when the journal is large, or the database small.
-      if (inJournal > 0 && (inJournal >= this.persistMin / 10 || j.after.seq < 50_000 || this.shouldPersist())) {
+      // Writing out costs about a second per 500 MB: do it when the database is small, or the journal large enough
+      // that the next open (which replays it) would be slow.
+      if (inJournal > 0 && (j.after.seq < 50_000 || inJournal >= Math.max(this.persistMin / 10, 0.05 * j.after.seq) || this.shouldPersist())) {
         await this.persistNow().catch((e) => this.warn(`The audit database could not be written out (${(e as Error).message}); the journal still holds every event.`));
       }
     }
@@ -823,7 +835,7 @@ async function verifyOnce(stateDir: string, options: { deep?: boolean }): Promis
   if (bytes) {
     let db: AuditDatabase | undefined;
     try {
-      db = await AuditDatabase.fromBytes(bytes, dbPath);
+      db = await AuditDatabase.fromBytes(bytes, dbPath, { check: false });
     } catch (e) {
       if (!AuditError.is(e, 'corrupt')) throw e;
       for (const r of await AuditDatabase.salvageBytes(bytes)) if (!verifier.push(r.seq, r.body, r.hash, 'database')) break;
@@ -831,7 +843,7 @@ async function verifyOnce(stateDir: string, options: { deep?: boolean }): Promis
     }
     if (db) {
       try {
-        db.verifyInto(verifier, 'database');
+        await db.verifyInto(verifier, 'database');
         const recorded = Number(db.meta('head_seq') ?? 0);
         if (!verifier.failed && recorded > verifier.head.seq) {
           verifier.fail(verifier.head.seq + 1, 'truncated', 'database', `the database was written with events up to #${recorded} but ends at #${verifier.head.seq}: the last events were deleted`);

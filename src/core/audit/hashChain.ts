@@ -102,6 +102,46 @@ export class ChainVerifier {
     return true;
   }
 
+  /**
+   * Feeds many stored records, in order, in chunks (a database scan). An error thrown while reading the chunks
+   * becomes an `unreadable` failure after the last good record.
+   */
+  async pushChunks(chunks: Iterable<readonly ChainRecord[]>, where: ChainLocation, describeReadError: (e: unknown) => string): Promise<void> {
+    if (this.failure) return;
+    let expected = this.seq + 1;
+    try {
+      for (const chunk of chunks) {
+        let cut = chunk.length;
+        for (let i = 0; i < chunk.length; i++) {
+          if (chunk[i]!.seq !== expected + i) {
+            cut = i;
+            break;
+          }
+        }
+        const bad = firstMismatch(this.hash, cut < chunk.length ? chunk.slice(0, cut) : chunk);
+        if (bad >= 0) cut = bad;
+        if (cut > 0) {
+          this.seq = chunk[cut - 1]!.seq;
+          this.hash = chunk[cut - 1]!.hash;
+          this.count += cut;
+        }
+        if (bad >= 0) {
+          this.fail(this.seq + 1, 'hash-mismatch', where, `event #${this.seq + 1} does not match its hash (changed after it was written)`);
+          return;
+        }
+        if (cut < chunk.length) {
+          const found = chunk[cut]!.seq;
+          const seq = this.seq + 1;
+          this.fail(seq, 'out-of-order', where, found > seq ? `event #${seq} is missing (found #${found} where it belongs)` : `event #${found} appears again where #${seq} belongs`);
+          return;
+        }
+        expected = this.seq + 1;
+      }
+    } catch (e) {
+      this.fail(this.seq + 1, 'unreadable', where, describeReadError(e));
+    }
+  }
+
   /** Records a problem found outside push (an unparsable line, an unreadable database page). */
   fail(seq: number, problem: ChainProblem, where: ChainLocation, detail: string): false {
     this.failure ??= { seq, problem, where, detail };
@@ -126,4 +166,20 @@ export class ChainVerifier {
       notes: this.notes,
     };
   }
+}
+
+export interface ChainRecord {
+  readonly seq: number;
+  readonly body: string;
+  readonly hash: string;
+}
+
+/** Index of the first record whose hash is not sha256(previous stored hash + body), or -1. */
+function firstMismatch(prev: string, records: readonly ChainRecord[]): number {
+  let p = prev;
+  for (let i = 0; i < records.length; i++) {
+    if (chainHash(p, records[i]!.body) !== records[i]!.hash) return i;
+    p = records[i]!.hash;
+  }
+  return -1;
 }
