@@ -42,3 +42,19 @@ describe('unified diff', () => {
     assert.deepEqual(diffFiles(Buffer.from('x\n'), Buffer.from('x\n')).hunks, []);
   });
 });
+
+describe('unified diff: property', () => {
+  it('for any pair of texts, the diff re-applies to give exactly the new text', async () => {
+    const fc = await import('fast-check');
+    const line = fc.constantFrom('a', 'b', 'c', 'd', '', 'e\r', 'x y');
+    const text = fc.array(line, { maxLength: 40 }).chain((ls) => fc.boolean().map((nl) => ls.join('\n') + (nl && ls.length ? '\n' : '')));
+    fc.assert(
+      fc.property(text, text, (before, after) => {
+        const patch = unifiedDiff('f', Buffer.from(before), Buffer.from(after)).replace('--- a/f\n+++ b/f\n', '--- a\n+++ b\n');
+        const got = before === after ? before : applyPatch(before, patch);
+        return got === after;
+      }),
+      { numRuns: 500 },
+    );
+  });
+});

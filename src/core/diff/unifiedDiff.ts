@@ -1,7 +1,8 @@
-// Unified diffs for reports and review. Bounded on any input: common leading and trailing lines are trimmed
-// before jsdiff runs, jsdiff gets a time and edit-length budget, and when it gives up the middle is shown as
-// one replaced block (a coarser but correct diff) instead of hanging.
-import { structuredPatch, type StructuredPatchHunk } from 'diff';
+// Unified diffs for reports and review. Bounded on any input: common leading and trailing lines are trimmed,
+// the rest is diffed line by line with jsdiff's array diff under a time and edit-length budget,
+// and when that gives up (or the change is obviously huge) the middle is shown as one replaced block — a
+// coarser but correct diff — instead of hanging.
+import { diffArrays, type StructuredPatchHunk } from 'diff';
 
 export interface DiffOptions {
   /** Lines of context around each change. */
@@ -18,6 +19,9 @@ export interface FileDiff {
 }
 
 const BINARY_SNIFF = 8000;
+/** Above this many lines present on one side only, an exact diff is slow (Myers is O(N·D)) and no easier to read. */
+const MAX_EXACT_EDITS = 5000;
+const NO_NEWLINE = '\\ No newline at end of file';
 
 export function isBinary(data: Buffer | null): boolean {
   if (!data) return false;
@@ -26,10 +30,19 @@ export function isBinary(data: Buffer | null): boolean {
 
 /** Splits into lines that keep their terminators, so joining them gives back the exact text. */
 function splitLines(text: string): string[] {
-  if (text === '') return [];
-  const lines = text.split(/(?<=\n)/);
+  const lines: string[] = [];
+  let start = 0;
+  for (;;) {
+    const nl = text.indexOf('\n', start);
+    if (nl === -1) break;
+    lines.push(text.slice(start, nl + 1));
+    start = nl + 1;
+  }
+  if (start < text.length) lines.push(text.slice(start));
   return lines;
 }
+
+type Op = ' ' | '-' | '+';
 
 export function diffFiles(before: Buffer | null, after: Buffer | null, options: DiffOptions = {}): FileDiff {
   if (isBinary(before) || isBinary(after)) return { hunks: [], binary: true, coarse: false };
@@ -43,41 +56,107 @@ export function diffFiles(before: Buffer | null, after: Buffer | null, options: 
   while (tail < a.length - head && tail < b.length - head && a[a.length - 1 - tail] === b[b.length - 1 - tail]) tail++;
   if (head === a.length && head === b.length) return { hunks: [], binary: false, coarse: false };
 
-  // Keep `context` lines on each side of the changed middle so jsdiff can place its context correctly.
-  const from = Math.max(0, head - context);
-  const aMid = a.slice(from, a.length - Math.max(0, tail - context));
-  const bMid = b.slice(from, b.length - Math.max(0, tail - context));
-  const patch = structuredPatch('a', 'b', aMid.join(''), bMid.join(''), undefined, undefined, {
-    context,
-    timeout: options.timeoutMs ?? 1000,
-    maxEditLength: 200_000,
-  });
-  if (patch) {
-    const hunks = patch.hunks.map((h) => ({ ...h, oldStart: h.oldStart + from, newStart: h.newStart + from }));
-    return { hunks, binary: false, coarse: false };
-  }
-  return { hunks: [coarseHunk(a, b, head, tail, context)], binary: false, coarse: true };
-}
-
-function coarseHunk(a: string[], b: string[], head: number, tail: number, context: number): StructuredPatchHunk {
-  const start = Math.max(0, head - context);
   const aEnd = a.length - tail;
   const bEnd = b.length - tail;
-  const after = Math.min(context, tail);
-  const strip = (l: string) => l.replace(/\r?\n$/, '');
-  const lines = [
-    ...a.slice(start, head).map((l) => ' ' + strip(l)),
-    ...a.slice(head, aEnd).map((l) => '-' + strip(l)),
-    ...b.slice(head, bEnd).map((l) => '+' + strip(l)),
-    ...a.slice(aEnd, aEnd + after).map((l) => ' ' + strip(l)),
-  ];
-  return {
-    oldStart: start + 1,
-    oldLines: aEnd + after - start,
-    newStart: start + 1,
-    newLines: bEnd + after - start,
-    lines,
-  };
+  const aMid = a.slice(head, aEnd);
+  const bMid = b.slice(head, bEnd);
+  const lowerBound = oneSided(aMid, bMid);
+  const parts =
+    lowerBound > MAX_EXACT_EDITS ? undefined : diffArrays(aMid, bMid, { timeout: options.timeoutMs ?? 500, maxEditLength: lowerBound * 2 + 2000 });
+
+  // The edit script over the whole file, as (op, index into a or b).
+  const ops: Array<[Op, number]> = [];
+  for (let i = 0; i < head; i++) ops.push([' ', i]);
+  let coarse = false;
+  if (parts) {
+    let ai = head;
+    let bi = head;
+    for (const p of parts) {
+      const n = p.count ?? p.value.length;
+      for (let k = 0; k < n; k++) {
+        if (p.added) ops.push(['+', bi++]);
+        else if (p.removed) ops.push(['-', ai++]);
+        else {
+          ops.push([' ', ai++]);
+          bi++;
+        }
+      }
+    }
+  } else {
+    coarse = true;
+    for (let i = head; i < aEnd; i++) ops.push(['-', i]);
+    for (let i = head; i < bEnd; i++) ops.push(['+', i]);
+  }
+  for (let i = aEnd; i < a.length; i++) ops.push([' ', i]);
+  return { hunks: buildHunks(ops, a, b, context), binary: false, coarse };
+}
+
+/**
+ * Lines present on one side only: a lower bound on the edit distance. Counted over 32-bit line hashes (a
+ * collision can only lower the bound), because hashing strings in a Map costs more than the diff itself.
+ */
+function oneSided(a: readonly string[], b: readonly string[]): number {
+  const count = new Map<number, number>();
+  for (const l of a) {
+    const h = lineHash(l);
+    count.set(h, (count.get(h) ?? 0) + 1);
+  }
+  let onlyB = 0;
+  for (const l of b) {
+    const h = lineHash(l);
+    const n = count.get(h);
+    if (n) count.set(h, n - 1);
+    else onlyB++;
+  }
+  let onlyA = 0;
+  for (const n of count.values()) onlyA += n;
+  return onlyA + onlyB;
+}
+
+/** FNV-1a over UTF-16 code units. */
+function lineHash(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+  return h | 0;
+}
+
+/** Groups an edit script into hunks with `context` lines around changes, merging hunks that touch. */
+function buildHunks(ops: ReadonlyArray<[Op, number]>, a: readonly string[], b: readonly string[], context: number): StructuredPatchHunk[] {
+  const hunks: StructuredPatchHunk[] = [];
+  const changed: number[] = [];
+  ops.forEach(([op], i) => {
+    if (op !== ' ') changed.push(i);
+  });
+  let k = 0;
+  while (k < changed.length) {
+    let from = Math.max(0, changed[k]! - context);
+    let last = changed[k]!;
+    while (k + 1 < changed.length && changed[k + 1]! - last <= 2 * context + 1) last = changed[++k]!;
+    k++;
+    const to = Math.min(ops.length - 1, last + context);
+    // Where this hunk starts in each file: count the lines of each side before `from`.
+    let oldStart = 0;
+    let newStart = 0;
+    for (let i = 0; i < from; i++) {
+      const op = ops[i]![0];
+      if (op !== '+') oldStart++;
+      if (op !== '-') newStart++;
+    }
+    from = Math.max(from, 0);
+    const lines: string[] = [];
+    let oldLines = 0;
+    let newLines = 0;
+    for (let i = from; i <= to; i++) {
+      const [op, idx] = ops[i]!;
+      const text = op === '+' ? b[idx]! : a[idx]!;
+      lines.push(op + (text.endsWith('\n') ? text.slice(0, -1) : text));
+      if (!text.endsWith('\n')) lines.push(NO_NEWLINE);
+      if (op !== '+') oldLines++;
+      if (op !== '-') newLines++;
+    }
+    hunks.push({ oldStart: oldStart + 1, oldLines, newStart: newStart + 1, newLines, lines });
+  }
+  return hunks;
 }
 
 /** A git-style unified diff of one file (`--- a/path`, `+++ b/path`, hunks). */
