@@ -79,6 +79,43 @@ async function cachedLog(n: number, notes: string[]): Promise<string> {
   return dir;
 }
 
+/** Appends everything with IN_FLIGHT appends outstanding at any time (a counter, so the driver costs O(1) per event). */
+async function appendAll(log: AuditLog, inputs: readonly AuditEventInput[]): Promise<void> {
+  let inFlight = 0;
+  let wake: (() => void) | undefined;
+  let failure: unknown;
+  const done = () => {
+    inFlight--;
+    const w = wake;
+    wake = undefined;
+    w?.();
+  };
+  for (const input of inputs) {
+    while (inFlight >= IN_FLIGHT) await new Promise<void>((r) => (wake = r));
+    inFlight++;
+    log.append(input).then(done, (e: unknown) => {
+      failure ??= e;
+      done();
+    });
+  }
+  while (inFlight > 0) await new Promise<void>((r) => (wake = r));
+  if (failure !== undefined) throw failure;
+}
+
+/** Runs the append and query paths once before measuring, so the first size is not charged for JIT warm-up. */
+async function warmUp(): Promise<void> {
+  const dir = fs.mkdtempSync(join(tmpdir(), 'airlock-bench-audit-warm-'));
+  try {
+    const log = await AuditLog.open(dir);
+    await Promise.all(Array.from({ length: 5000 }, (_, i) => log.append(benchEvent(i + 1))));
+    for (let i = 0; i < 20; i++) await log.query({ tool: 'fs.read', text: 'module', limit: 50 });
+    await log.close();
+    await verifyAuditLog(dir);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 async function time<T>(fn: () => Promise<T>): Promise<{ ms: number; value: T }> {
   const t = performance.now();
   const value = await fn();
@@ -103,6 +140,8 @@ interface SizeResult {
   appendUs: number;
   /** Processor time per append (all threads of this process): what bounds throughput on a free core. */
   cpuUs: number;
+  lazyPerSec: number;
+  lazyCpuUs: number;
   foldUs: number;
   recoveryMs: number;
   replayed: number;
@@ -138,20 +177,21 @@ async function measure(n: number, notes: string[]): Promise<SizeResult> {
     // The events are made beforehand so that only the log's work is timed.
     const inputs = Array.from({ length: APPENDS }, (_, i) => benchEvent(n + 1 + i));
     const cpuBefore = process.cpuUsage();
-    const appendRun = await time(async () => {
-      const inFlight = new Set<Promise<unknown>>();
-      for (let i = 0; i < APPENDS; i++) {
-        const p: Promise<unknown> = log.append(inputs[i]!).finally(() => inFlight.delete(p));
-        inFlight.add(p);
-        if (inFlight.size >= IN_FLIGHT) await Promise.race(inFlight);
-      }
-      await Promise.all(inFlight);
-    });
+    const appendRun = await time(() => appendAll(log, inputs));
     const fold = await time(() => log.query({ limit: 1 }));
     const cpu = process.cpuUsage(cpuBefore);
     await log.close();
 
-    // Recovery: the journal now holds APPENDS events beyond the database; opening replays them.
+    // The same appends through a lazy writer (the CLI's runs): no database in memory, the fold is left to the next
+    // write-out (whose cost is reported separately).
+    const lazyLog = await AuditLog.open(work, { lazy: true, persist: { onClose: false } });
+    const lazyInputs = Array.from({ length: APPENDS }, (_, i) => benchEvent(n + APPENDS + 1 + i));
+    const lazyCpu = process.cpuUsage();
+    const lazyRun = await time(() => appendAll(lazyLog, lazyInputs));
+    const lazyCpuUsed = process.cpuUsage(lazyCpu);
+    await lazyLog.close();
+
+    // Recovery: the journal now holds 2 × APPENDS events beyond the database; opening replays them.
     const reopened = await time(() => AuditLog.open(work));
     const log2 = reopened.value;
     const replayed = log2.recovery.replayed;
@@ -169,12 +209,14 @@ async function measure(n: number, notes: string[]): Promise<SizeResult> {
       appendsPerSec: APPENDS / ((appendRun.ms + fold.ms) / 1000),
       appendUs: ((appendRun.ms + fold.ms) * 1000) / APPENDS,
       cpuUs: (cpu.user + cpu.system) / APPENDS,
+      lazyPerSec: APPENDS / (lazyRun.ms / 1000),
+      lazyCpuUs: (lazyCpuUsed.user + lazyCpuUsed.system) / APPENDS,
       foldUs: (fold.ms * 1000) / APPENDS,
       recoveryMs: reopened.ms,
       replayed,
       writeOutMs: writeOut.ms,
       verifyMs: verified.ms,
-      verifyOk: verified.value.ok && verified.value.events === n + APPENDS,
+      verifyOk: verified.value.ok && verified.value.events === n + 2 * APPENDS,
       dbBytes: fs.statSync(join(work, 'audit.sqlite')).size,
     };
   } finally {
@@ -192,6 +234,7 @@ export async function auditBench(): Promise<BenchSection> {
   await loadCanonicalJson();
   const sizes = (process.env.AIRLOCK_BENCH_AUDIT_SIZES ?? '1000,1000000').split(',').map((s) => Number(s.trim())).filter((x) => x > 0);
   const notes: string[] = [];
+  await warmUp();
   const results: SizeResult[] = [];
   for (const n of sizes) results.push(await measure(n, notes));
   const rows: BenchRow[] = [];
@@ -208,6 +251,11 @@ export async function auditBench(): Promise<BenchSection> {
       ratio: `${fmtN(r.appendsPerSec / naivePerSec)}×`,
       target: `≥ 20,000/s ${mark(r.appendsPerSec >= 20_000)}`,
     });
+    rows.push({
+      label: `append, lazy writer (fold at write-out) ${at}`,
+      ours: `${fmtN(r.lazyPerSec)}/s (CPU ${r.lazyCpuUs.toFixed(1)} µs = ${fmtN(1e6 / r.lazyCpuUs)}/s on a free core)`,
+      target: `≥ 20,000/s ${mark(r.lazyPerSec >= 20_000)}`,
+    });
     rows.push({ label: `first page (50) ${at}`, ours: fmtMs(r.firstPageMs), target: big ? `< 50 ms ${mark(r.firstPageMs < 50)}` : undefined });
     const worst = Math.max(...r.filtered.map(([, ms]) => ms));
     rows.push({
@@ -220,7 +268,7 @@ export async function auditBench(): Promise<BenchSection> {
     rows.push({ label: `open (load database) ${at}`, ours: fmtMs(r.openMs) });
     rows.push({ label: `open + recovery (${fmtN(r.replayed)} journal events) ${at}`, ours: fmtMs(r.recoveryMs) });
     rows.push({ label: `write-out (export, fsync, rename) ${at}`, ours: `${fmtMs(r.writeOutMs)} (${amortisedWriteOutUs(r).toFixed(1)} µs per event amortised)` });
-    rows.push({ label: `database size ${at}`, ours: `${(r.dbBytes / 1e6).toFixed(1)} MB (${fmtN(r.dbBytes / (r.n + APPENDS))} B/event)` });
+    rows.push({ label: `database size ${at}`, ours: `${(r.dbBytes / 1e6).toFixed(1)} MB (${fmtN(r.dbBytes / (r.n + 2 * APPENDS))} B/event)` });
   }
   if (results.length >= 2) {
     const small = results[0]!;

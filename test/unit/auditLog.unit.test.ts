@@ -310,12 +310,17 @@ describe('AuditLog', function () {
       assert.ok((await verifyAuditLog(dir)).ok);
     });
 
-    it('a reader beside a writer sees new events after sync(), across a rotation', async () => {
-      const writer = await AuditLog.open(dir, { persist: { minEvents: 20, ratio: 0 } });
+    it('a reader beside a writer sees new events after sync(), across rotations (even when an inode number is reused)', async () => {
+      const writer = await AuditLog.open(dir, { persist: { minEvents: 1e9 } });
       await writer.append(sampleEvent(0));
       const reader = await AuditLog.open(dir, { readOnly: true });
       assert.equal((await reader.query()).events.length, 1);
-      for (let i = 1; i < 50; i++) await writer.append(sampleEvent(i));
+      // Two write-outs, each rotating the journal and removing the rotated file once compressed: the third
+      // journal file is likely to get the first one's inode number.
+      for (let i = 1; i < 50; i++) {
+        await writer.append(sampleEvent(i));
+        if (i === 20 || i === 40) await writer.persist();
+      }
       assert.equal(await reader.sync(), 49);
       assert.equal((await reader.query({ limit: 100 })).events.length, 50);
       await assert.rejects(reader.append(sampleEvent(99)), (e: unknown) => AuditError.is(e, 'closed'));

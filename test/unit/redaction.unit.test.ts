@@ -140,6 +140,14 @@ describe('Redactor: secrets and personal data', () => {
     });
   });
 
+  it('keeps a "__proto__" key as data, and turns -0 into 0 (what JSON would store)', () => {
+    const out = r.redact(JSON.parse('{"__proto__": {"polluted": true}, "n": -0}')) as Record<string, unknown>;
+    assert.deepEqual(Object.keys(out), ['__proto__', 'n']);
+    assert.equal(Object.getPrototypeOf(out), Object.prototype);
+    assert.ok(Object.is(out.n, 0));
+    assert.equal(JSON.stringify(out), '{"__proto__":{"polluted":true},"n":0}');
+  });
+
   it('cuts very long strings after redacting them, and says how much was dropped', () => {
     const small = new Redactor([], { maxStringLength: 20 });
     const out = small.redact(`${'x'.repeat(30)} jane@example.com`) as string;

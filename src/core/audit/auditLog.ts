@@ -104,7 +104,7 @@ export class AuditLog implements AuditSink {
   private head: ChainHead = { seq: 0, hash: GENESIS_HASH, ts: '' };
   private journal: JournalFile | undefined;
   /** Reader only: how far the journal has been read. */
-  private readerJournal: { ino: number; offset: number } | undefined;
+  private readerJournal: { ino: number; offset: number; after: number } | undefined;
   private db: AuditDatabase | undefined;
   private pendingDb: StoredEvent[] = [];
   private dbTimer: NodeJS.Timeout | undefined;
@@ -204,8 +204,8 @@ export class AuditLog implements AuditSink {
     if (e.rule !== undefined) out.rule = this.redactor.redact(e.rule);
     if (e.actor !== undefined) out.actor = wellFormed(e.actor);
     if (e.reason !== undefined) out.reason = this.redactor.redact(e.reason);
-    if (e.durationMs !== undefined) out.durationMs = e.durationMs;
-    if (e.costUsd !== undefined) out.costUsd = e.costUsd;
+    if (e.durationMs !== undefined) out.durationMs = e.durationMs === 0 ? 0 : e.durationMs;
+    if (e.costUsd !== undefined) out.costUsd = e.costUsd === 0 ? 0 : e.costUsd;
     for (const k of ['args', 'result'] as const) if (out[k] === undefined) delete out[k];
     return out;
   }
@@ -239,8 +239,6 @@ export class AuditLog implements AuditSink {
         for (const p of batch) p.reject(err);
         continue;
       }
-      // Another process waits for the lock: leave it a gap before taking it again for the next batch.
-      if (this.queue.length > 0 && this.lock.othersWaiting()) await new Promise((r) => setTimeout(r, 8));
       const events = committed.map(({ stored, pending }) => {
         const ev = Object.assign({}, stored.event, { hash: stored.hash }) as AuditEvent;
         pending.resolve(ev);
@@ -249,6 +247,8 @@ export class AuditLog implements AuditSink {
       if (this.db) this.queueForDatabase(committed.map((c) => c.stored));
       this.emit(events);
       if (this.shouldPersist()) await this.persistNow().catch((e) => this.warn(`The audit database could not be written out (${(e as Error).message}); the journal still holds every event.`));
+      // Another process waits for the lock: leave it a gap before taking it again for the next batch.
+      if (this.queue.length > 0 && this.lock.othersWaiting()) await new Promise((r) => setTimeout(r, 8));
     }
   }
 
@@ -380,16 +380,22 @@ export class AuditLog implements AuditSink {
   async persist(): Promise<void> {
     if (this.options.readOnly || this.closed) return;
     await this.flush();
+    // A write-out still in flight covers less than everything: let it finish, then write out again.
+    await this.settleBackground();
     await this.persistNow();
     await this.settleBackground();
   }
 
+  /**
+   * Exports the database and rotates the journal under the lock, then writes the file in the background (appends
+   * go on meanwhile; a crash before the rename leaves the events in the rotated segment, replayed at open).
+   */
   private async persistNow(): Promise<void> {
     if (this.persisting) return;
     this.persisting = true;
+    let bytes: Uint8Array;
+    let rotated: string | undefined;
     try {
-      let bytes: Uint8Array;
-      let rotated: string | undefined;
       await this.lock.acquire();
       try {
         this.catchUp();
@@ -405,23 +411,29 @@ export class AuditLog implements AuditSink {
           syncDir(this.segmentsDir);
           this.openJournal();
         }
-      } catch (e) {
-        throw auditIoError(e, 'writing out', this.dbPath);
       } finally {
         this.lock.release();
       }
-      // A lazy writer does not keep the database in memory between write-outs (it may be hundreds of MB).
-      if (this.options.lazy && this.db) {
-        this.insertPending();
-        this.db.close();
-        this.db = undefined;
-        this.pendingDb = [];
-      }
-      await writeFileAtomic(this.dbPath, bytes);
-      if (rotated) this.track(compressSegment(rotated).catch((e) => this.warn(`A journal segment could not be compressed (${(e as Error).message}); it stays uncompressed.`)));
-    } finally {
+    } catch (e) {
       this.persisting = false;
+      throw auditIoError(e, 'writing out', this.dbPath);
     }
+    // A lazy writer does not keep the database in memory between write-outs (it may be hundreds of MB).
+    if (this.options.lazy && this.db) {
+      this.insertPending();
+      this.db.close();
+      this.db = undefined;
+      this.pendingDb = [];
+    }
+    const segment = rotated;
+    this.track(
+      writeFileAtomic(this.dbPath, bytes)
+        .then(() => (segment ? compressSegment(segment).catch((e) => this.warn(`A journal segment could not be compressed (${(e as Error).message}); it stays uncompressed.`)) : undefined))
+        .catch((e) => this.warn(`The audit database could not be written out (${(e as Error).message}); the journal segments still hold every event.`))
+        .finally(() => {
+          this.persisting = false;
+        }),
+    );
   }
 
   // ---------------------------------------------------------------- opening
@@ -517,7 +529,10 @@ export class AuditLog implements AuditSink {
     if (this.options.readOnly) {
       const st = statOrUndefined(this.journalPath);
       const rj = this.readerJournal;
-      if (st && rj && st.ino === rj.ino) {
+      // The same journal only if its header still names the same starting point: inode numbers are reused once a
+      // rotated segment has been compressed and removed, and a reader holds no file open to prevent that.
+      const header = peekJournalHeader(this.journalPath);
+      if (st && rj && st.ino === rj.ino && typeof header === 'object' && header.after.seq === rj.after && st.size >= rj.offset) {
         if (st.size > rj.offset) {
           const fd = fs.openSync(this.journalPath, 'r');
           try {
@@ -558,7 +573,7 @@ export class AuditLog implements AuditSink {
    * The database file, plus every segment and journal entry beyond it. A damaged database is rebuilt from what
    * can still be read of it and from the segments and journal; a writer also writes the rebuilt one out.
    */
-  private async loadDatabase(journal: JournalContents | undefined, writer: boolean): Promise<{ db: AuditDatabase; head: ChainHead; journal?: { ino: number; offset: number } }> {
+  private async loadDatabase(journal: JournalContents | undefined, writer: boolean): Promise<{ db: AuditDatabase; head: ChainHead; journal?: { ino: number; offset: number; after: number } }> {
     let db: AuditDatabase;
     let bytes: Buffer | undefined;
     try {
@@ -583,7 +598,7 @@ export class AuditLog implements AuditSink {
     const last = records[records.length - 1];
     const head: ChainHead = last ? { seq: last.seq, hash: last.hash, ts: String(last.event.ts ?? '') } : (journal?.header?.after ?? this.dbHead(db));
     const st = statOrUndefined(this.journalPath);
-    return { db, head, journal: st && journal ? { ino: st.ino, offset: journal.endOffset } : undefined };
+    return { db, head, journal: st && journal?.header ? { ino: st.ino, offset: journal.endOffset, after: journal.header.after.seq } : undefined };
   }
 
   private dbHead(db: AuditDatabase): ChainHead {
@@ -778,6 +793,7 @@ export class AuditLog implements AuditSink {
       // Writing out costs about a second per 500 MB: do it when the database is small, or the journal large enough
       // that the next open (which replays it) would be slow.
       if (inJournal > 0 && (j.after.seq < 50_000 || inJournal >= Math.max(this.persistMin / 10, 0.05 * j.after.seq) || this.shouldPersist())) {
+        await this.settleBackground();
         await this.persistNow().catch((e) => this.warn(`The audit database could not be written out (${(e as Error).message}); the journal still holds every event.`));
       }
     }
@@ -914,7 +930,9 @@ function collectAfter(stateDir: string, afterSeq: number, journal: JournalConten
 function fingerprint(stateDir: string): string {
   const d = statOrUndefined(join(stateDir, DATABASE_FILE));
   const j = statOrUndefined(join(stateDir, JOURNAL_FILE));
-  return `${d?.ino}:${d?.mtimeMs}:${d?.size}:${j?.ino}`;
+  // The journal's header too: a rotated journal may get the inode number of an earlier, deleted one.
+  const h = peekJournalHeader(join(stateDir, JOURNAL_FILE));
+  return `${d?.ino}:${d?.mtimeMs}:${d?.size}:${j?.ino}:${typeof h === 'object' ? h.after.seq : h}`;
 }
 
 function statOrUndefined(p: string): fs.Stats | undefined {

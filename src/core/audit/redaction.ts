@@ -355,7 +355,8 @@ export class Redactor {
         return this.text(v, hint);
       case 'number':
         if (!Number.isFinite(v)) return null;
-        return hint === 'password' ? '***' : v;
+        // JSON has no -0: what is stored must be what the caller gets back.
+        return hint === 'password' ? '***' : v === 0 ? 0 : v;
       case 'boolean':
         return v;
       case 'bigint':
@@ -394,7 +395,8 @@ export class Redactor {
         const [k, x] = entries[i]!;
         const key = k.length >= 8 ? this.redactText(wellFormed(k)) : wellFormed(k);
         const value = this.walk(x, depth + 1, keyHint(k), stack);
-        if (value !== undefined) out[key] = value;
+        // defineProperty: a key named "__proto__" is data here, not the object's prototype.
+        if (value !== undefined) Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
       }
       if (entries.length > n) out['…'] = `[+${entries.length - n} more entries]`;
       return out;
