@@ -214,9 +214,9 @@ export const TimelineResponse = z.union([
 export type TimelineResponse = z.infer<typeof TimelineResponse>;
 
 export const HostNotification = z.discriminatedUnion('notification', [
-  /** Host → webview, answering `ready`: the first page for the restored filter and the runs, in one message so
-   *  the first rows need a single round trip. */
-  z.strictObject({ kind: z.literal('notification'), notification: z.literal('init'), state: TimelineViewState, page: TimelinePage, facets: TimelineFacets }),
+  /** Host → webview, answering `ready`: the first page for the restored filter, so the first rows need a single
+   *  round trip. The runs and filter choices follow with a `facets` request once those rows are on screen. */
+  z.strictObject({ kind: z.literal('notification'), notification: z.literal('init'), state: TimelineViewState, page: TimelinePage }),
   /** Host → webview, while runs are active (coalesced): events were appended up to `lastSeq`. The webview fetches
    *  them with `page after` only when it holds the tail, so the scroll position is never disturbed. */
   z.strictObject({ kind: z.literal('notification'), notification: z.literal('didAppend'), lastSeq: seq, count: z.number().int().positive(), runs: z.array(RunSummary) }),

@@ -32,7 +32,7 @@ function setup(events = Array.from({ length: 250 }, (_, i) => fakeEvent(i + 1)))
 }
 
 describe('timeline message handler', () => {
-  it('posts nothing before ready, then one init with the latest page and the runs', async () => {
+  it('posts nothing before ready, then one init with the latest page', async () => {
     const t = setup();
     assert.equal(t.posted.length, 0);
     await t.handler.receive({ command: 'ready' });
@@ -44,7 +44,17 @@ describe('timeline message handler', () => {
       Array.from({ length: 100 }, (_, i) => 151 + i),
     );
     assert.equal(init.page.hasBefore, true);
-    assert.deepEqual(init.facets.agents, ['refactor']);
+  });
+
+  it('answers the facets request with runs, agents and tools', async () => {
+    const t = setup();
+    await t.handler.receive({ kind: 'request', id: 3, method: 'facets', params: {} });
+    const r = t.posted[0]!;
+    assert.ok(r.kind === 'response' && r.ok && r.method === 'facets');
+    const f = r.result as { agents: string[]; runs: { runId: string }[]; tools: string[] };
+    assert.deepEqual(f.agents, ['refactor']);
+    assert.deepEqual(f.runs.map((x) => x.runId), ['run-1']);
+    assert.deepEqual(f.tools, ['fs.read']);
   });
 
   it('reopens around the saved anchor when the view was not following', async () => {

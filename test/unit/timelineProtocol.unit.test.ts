@@ -61,7 +61,8 @@ describe('timeline protocol: webview → host', () => {
 describe('timeline protocol: host → webview', () => {
   it('accepts the init notification and each response', () => {
     for (const m of [
-      { kind: 'notification', notification: 'init', state: { filter: {}, follow: true }, page, facets },
+      { kind: 'notification', notification: 'init', state: { filter: {}, follow: true }, page },
+      { kind: 'response', id: 6, method: 'facets', ok: true, result: facets },
       { kind: 'notification', notification: 'didAppend', lastSeq: 9, count: 2, runs: facets.runs },
       { kind: 'notification', notification: 'showRun', runId: 'r1' },
       { kind: 'response', id: 1, method: 'page', ok: true, result: page },

@@ -44,6 +44,8 @@ export class EventList {
   /** Events appended to the log since the window last reached its end, while not following. */
   private unseen = 0;
   private renderQueued = false;
+  /** Where to scroll once the list has a size ('bottom' to follow). */
+  private pendingTop: number | 'bottom' | undefined;
 
   constructor(private readonly host: EventListHost) {
     this.spacer = el('div', { className: 'spacer' });
@@ -52,6 +54,19 @@ export class EventList {
     this.element.addEventListener('scroll', () => this.onScroll(), { passive: true });
     this.element.addEventListener('click', (e) => this.onClick(e));
     this.element.addEventListener('keydown', (e) => this.onKey(e));
+    // The list has no box until the split layout around it has rendered, and it changes size with the panel:
+    // apply a scroll position that could not be applied yet, keep a following view at the bottom, redraw.
+    new ResizeObserver(() => {
+      if (this.element.clientHeight === 0) return;
+      if (this.pendingTop !== undefined) {
+        this.element.scrollTop = this.pendingTop === 'bottom' ? this.element.scrollHeight : this.pendingTop;
+        this.pendingTop = undefined;
+      } else if (this.followFlag) {
+        this.element.scrollTop = this.element.scrollHeight;
+      }
+      this.render();
+      this.maybeFetch();
+    }).observe(this.element);
   }
 
   get follow(): boolean {
@@ -93,11 +108,16 @@ export class EventList {
     this.rebuild();
     const at = options.anchorSeq ?? options.selectedSeq;
     const idx = !this.followFlag && at !== undefined ? this.items.findIndex((i) => i.kind === 'row' && i.row.seq >= at) : -1;
-    if (this.followFlag || idx < 0) this.element.scrollTop = this.followFlag ? this.element.scrollHeight : 0;
-    else this.element.scrollTop = Math.max(0, idx - 1) * rowHeight;
+    const top = this.followFlag ? 'bottom' : idx < 0 ? 0 : Math.max(0, idx - 1) * rowHeight;
+    this.element.scrollTop = top === 'bottom' ? this.element.scrollHeight : top;
+    this.pendingTop = this.element.clientHeight === 0 ? top : undefined;
     this.render();
+    this.maybeFetch();
     this.host.changed();
-    afterPaint(() => this.host.rendered(this.rows.length, 'first'));
+    afterPaint(() => {
+      performance.mark('airlock:first-rows');
+      this.host.rendered(this.rows.length, 'first');
+    });
   }
 
   /** The log grew to `lastSeq`. Fetches the new rows only when the window holds the newest ones. */
@@ -195,6 +215,8 @@ export class EventList {
         }
       } else {
         const known = this.rows.at(-1)?.seq ?? 0;
+        // An empty window was filled from the newest end: whether older rows exist is the page's to say.
+        if (this.rows.length === 0) this.hasBeforeFlag = got.hasBefore;
         this.rows = this.rows.concat(got.rows.filter((r) => r.seq > known));
         this.hasAfterFlag = got.hasAfter;
         if (!this.hasAfterFlag) this.unseen = 0;
@@ -219,18 +241,20 @@ export class EventList {
       this.followFlag = follow;
       this.host.changed();
     }
+    // Ask for the next page at once (a cheap check); draw on the next frame.
+    this.maybeFetch();
     if (!this.renderQueued) {
       this.renderQueued = true;
       requestAnimationFrame(() => {
         this.renderQueued = false;
         this.render();
-        this.maybeFetch();
         this.host.changed();
       });
     }
   }
 
   private maybeFetch(): void {
+    if (this.element.clientHeight === 0) return; // not laid out yet: the resize observer calls again
     const first = Math.floor(this.element.scrollTop / rowHeight);
     const last = first + Math.ceil(this.element.clientHeight / rowHeight);
     if (this.hasBeforeFlag && first < prefetchItems) void this.load('before', 'page');

@@ -29,12 +29,15 @@ class TimelineApp {
   private readonly list: EventList;
   private readonly details: DetailsView;
   private readonly status: HTMLElement;
+  /** The last thing worth telling (an export saved, a request failed); stays until the next one. */
+  private readonly notice: HTMLElement;
   private readonly progress: HTMLElement;
   private readonly newEvents: HTMLElement;
   private filter: TimelineFilter = {};
   /** Bumped by every filter change or jump, so late pages and details for an older view are dropped. */
   private view = 0;
   private detailsFor: number | undefined;
+  private facetsLoaded = false;
 
   constructor(root: HTMLElement) {
     this.bar = new FilterBar({ filterChanged: (f) => void this.load(f, { follow: true }), verify: () => void this.verify(), exportAs: (f) => void this.exportAs(f) });
@@ -49,12 +52,17 @@ class TimelineApp {
       select: (row) => void this.showDetails(row.seq),
       run: (runId) => this.runs.find(runId),
       changed: () => this.changed(),
-      rendered: (rows, what) => this.channel.send({ command: 'rendered', rows, what }),
+      rendered: (rows, what) => {
+        this.channel.send({ command: 'rendered', rows, what });
+        // The runs and the filter choices are not needed for the first rows: fetch them once those are on screen.
+        if (what === 'first' && !this.facetsLoaded) void this.loadFacets();
+      },
     });
     this.details = new DetailsView((seq, action) => this.channel.send({ command: 'eventAction', seq, action }));
     this.progress = el('vscode-progress-bar', { attrs: { 'aria-label': 'Loading' } });
     this.progress.hidden = true;
     this.status = el('span', { className: 'status-text', attrs: { role: 'status' } });
+    this.notice = el('span', { className: 'notice', attrs: { role: 'alert' } });
     this.newEvents = el('vscode-button', { text: 'New events', attrs: { icon: 'arrow-down', 'data-id': 'new-events' } });
     this.newEvents.hidden = true;
     this.newEvents.addEventListener('click', () => void this.load(this.filter, { follow: true }));
@@ -71,7 +79,7 @@ class TimelineApp {
     const table = el('div', { className: 'table', children: [header, this.list.element] });
     const split = el('vscode-split-layout', { className: 'split', attrs: { split: 'horizontal', 'initial-handle-position': '58%', 'min-start': '160px', 'min-end': '120px' } });
     split.append(el('div', { className: 'pane-start', attrs: { slot: 'start' }, children: [table] }), el('div', { className: 'pane-end', attrs: { slot: 'end' }, children: [this.details.element] }));
-    const footer = el('footer', { className: 'statusline', children: [oldest, latest, this.status, this.newEvents] });
+    const footer = el('footer', { className: 'statusline', children: [oldest, latest, this.status, this.notice, this.newEvents] });
     root.append(this.bar.element, this.progress, el('main', { className: 'body', children: [this.runs.element, split] }), footer);
     // Details beside the rows when there is room for both, below them otherwise (the rows need the width).
     new ResizeObserver(() => {
@@ -90,16 +98,17 @@ class TimelineApp {
     this.filter = state.filter;
     this.bar.set(state.filter, false);
     this.busy(true);
+    this.status.textContent = 'Loading the audit log…';
+    performance.mark('airlock:ready');
     this.channel.send({ command: 'ready', state });
   }
 
   private onNotification(n: HostNotification): void {
     switch (n.notification) {
       case 'init':
+        performance.mark('airlock:init');
         this.busy(false);
         this.filter = n.state.filter;
-        this.bar.setFacets(n.facets);
-        this.updateRuns(n.facets.runs);
         this.list.reset(n.page, { follow: n.state.follow, anchorSeq: n.state.anchorSeq, selectedSeq: n.state.selectedSeq });
         if (n.state.selectedSeq !== undefined) void this.showDetails(n.state.selectedSeq);
         return;
@@ -112,6 +121,19 @@ class TimelineApp {
       case 'showRun':
         this.bar.set({ ...this.filter, runId: n.runId }, true);
         return;
+    }
+  }
+
+  private async loadFacets(): Promise<void> {
+    this.facetsLoaded = true;
+    try {
+      const f = await this.channel.request('facets', {});
+      this.bar.setFacets(f);
+      this.updateRuns(f.runs);
+      this.list.refreshGroups();
+    } catch (err) {
+      this.facetsLoaded = false;
+      this.fail('Loading the runs', err);
     }
   }
 
@@ -140,8 +162,9 @@ class TimelineApp {
     const view = this.view;
     try {
       const page = await this.channel.request('page', seq > 0 ? { filter: this.filter, direction, seq, limit: pageSize } : { filter: this.filter, direction: 'latest', limit: pageSize });
-      this.bar.mergeFacets([], [...new Set(page.rows.flatMap((r) => (r.tool ? [r.tool] : [])))]);
-      return view === this.view ? page : undefined;
+      if (view !== this.view) return undefined;
+      queueMicrotask(() => this.bar.mergeFacets([], [...new Set(page.rows.flatMap((r) => (r.tool ? [r.tool] : [])))]));
+      return page;
     } catch (err) {
       this.fail('Loading more events', err);
       return undefined;
@@ -174,7 +197,7 @@ class TimelineApp {
     try {
       const hasFilter = Object.keys(this.filter).length > 0;
       const r = await this.channel.request('export', hasFilter ? { format, filter: this.filter } : { format });
-      if (r.saved) this.status.textContent = `Exported ${r.events?.toLocaleString() ?? ''} events to ${r.file ?? ''}`;
+      if (r.saved) this.notice.replaceChildren(icon('pass'), text(` Exported ${r.events?.toLocaleString() ?? ''} events to ${r.file ?? ''}`));
     } catch (err) {
       this.fail('Export', err);
     }
@@ -186,6 +209,10 @@ class TimelineApp {
     const last = rows.at(-1)?.seq;
     const unseen = this.list.newEvents;
     this.status.textContent = rows.length === 0 ? 'No events.' : `#${first}–#${last} · ${rows.length} of at most ${maxRows} rows held${this.list.follow ? ' · following new events' : ''}`;
+    // The window's bounds, for tests and the bench to wait on.
+    document.body.dataset.firstSeq = String(first ?? 0);
+    document.body.dataset.lastSeq = String(last ?? 0);
+    document.body.dataset.held = String(rows.length);
     this.newEvents.hidden = this.list.follow || !this.list.hasAfter;
     this.newEvents.textContent = unseen > 0 ? `${unseen.toLocaleString()} new event${unseen === 1 ? '' : 's'}` : 'Latest events';
     const state: TimelineViewState = { filter: this.filter, follow: this.list.follow };
@@ -201,9 +228,12 @@ class TimelineApp {
 
   private fail(what: string, err: unknown): void {
     const message = HostRequestError.is(err) ? err.message : String((err as Error)?.message ?? err);
-    this.status.replaceChildren(icon('warning'), text(` ${what} failed: ${message}`));
+    this.notice.replaceChildren(icon('warning'), text(` ${what} failed: ${message}`));
+    this.channel.send({ command: 'reportError', message: `${what} failed: ${message}`.slice(0, 2000) });
   }
 }
 
+// Marks for the bench: when the script ran, said ready, got its first page (performance.getEntriesByType('mark')).
+performance.mark('airlock:script');
 const root = document.getElementById('app');
 if (root) new TimelineApp(root);

@@ -81,7 +81,7 @@ export class AuditTimelineSource implements TimelineSource {
     // Agents: every run's, not only the recent ones (the log keeps run summaries in memory).
     const agents = new Set((await this.log.runs({ limit: 10_000 })).map((r) => r.agent));
     // Custom tools: whatever the newest events used (the log offers no distinct-values query).
-    const recent = await this.log.query({ limit: 1000 });
+    const recent = await this.log.query({ limit: 200 });
     for (const e of recent.events) if (e.tool) this.seenTools.add(e.tool);
     return { runs, agents: [...agents].sort(), tools: [...this.seenTools].sort() };
   }

@@ -9,7 +9,9 @@ import type { TimelineSource } from './timelineSource';
 
 export async function openTimelineSource(stateDir: string, log: TimelineLog, exporter: AuditExporter): Promise<TimelineSource> {
   await mkdir(stateDir, { recursive: true });
+  const started = performance.now();
   const audit = await AuditLog.open(stateDir, { readOnly: true, onWarning: (m) => log.warn(`Audit log: ${m}`) });
+  log.info(`Timeline: opened the audit log (${audit.lastEvent.seq.toLocaleString('en-US')} events) in ${Math.round(performance.now() - started)} ms`);
   for (const m of audit.recovery.messages) log.info(`Audit log: ${m}`);
   return new AuditTimelineSource(audit, { exporter, ownsLog: true });
 }

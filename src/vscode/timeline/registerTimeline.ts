@@ -11,7 +11,12 @@ export interface TimelineDeps {
   readonly log: vscode.LogOutputChannel;
   /** The audit log as a timeline source; called when a panel first needs data, so activation stays cheap. */
   readonly openSource: () => Promise<TimelineSource>;
+  /** How long the source stays loaded after the last timeline closes (default sourceKeepLoadedMs). */
+  readonly keepLoadedMs?: number;
 }
+
+/** Five minutes: long enough for a reload or a quick reopen, short enough not to hold a large database for nothing. */
+export const sourceKeepLoadedMs = 5 * 60_000;
 
 /** What the rest of the extension (and tests) can do with the timeline. */
 export interface TimelineController {
@@ -34,8 +39,12 @@ export function registerTimeline(context: vscode.ExtensionContext, deps: Timelin
   };
   const panelDeps = { extensionUri: context.extensionUri, log: deps.log, openSource };
 
-  // The source holds the audit database in memory: release it when no timeline is open (and on deactivation).
+  // The source holds the audit database in memory: release it a while after the last timeline closes (a quick
+  // reopen, or a reload, then finds it loaded), and on deactivation.
+  let idleTimer: ReturnType<typeof setTimeout> | undefined;
   const closeSource = () => {
+    if (idleTimer) clearTimeout(idleTimer);
+    idleTimer = undefined;
     const s = source;
     source = undefined;
     void s?.then(
@@ -43,15 +52,21 @@ export function registerTimeline(context: vscode.ExtensionContext, deps: Timelin
       () => undefined,
     );
   };
+  const closeSourceLater = () => {
+    if (idleTimer) clearTimeout(idleTimer);
+    idleTimer = setTimeout(closeSource, deps.keepLoadedMs ?? sourceKeepLoadedMs);
+  };
   context.subscriptions.push({ dispose: closeSource });
 
   const adopt = (panel: TimelinePanel): TimelinePanel => {
     current = panel;
     context.subscriptions.push(panel);
+    if (idleTimer) clearTimeout(idleTimer);
+    idleTimer = undefined;
     panel.onDidDispose(() => {
       if (current !== panel) return;
       current = undefined;
-      closeSource();
+      closeSourceLater();
     });
     return panel;
   };
@@ -61,6 +76,8 @@ export function registerTimeline(context: vscode.ExtensionContext, deps: Timelin
       return current;
     },
     async open(options = {}) {
+      // Start loading the log now, while the webview loads, rather than when it first asks.
+      openSource().catch(() => undefined);
       const panel = current ?? adopt(TimelinePanel.create(panelDeps));
       panel.reveal();
       if (options.runId) await panel.showRun(options.runId);

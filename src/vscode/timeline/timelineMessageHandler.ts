@@ -24,6 +24,7 @@ export const runsShown = 200;
 export const appendThrottleMs = 200;
 
 export interface TimelineLog {
+  trace?(message: string): void;
   info(message: string): void;
   warn(message: string): void;
   error(message: string): void;
@@ -165,22 +166,26 @@ export class TimelineMessageHandler {
 
   private async onReady(state: TimelineViewState): Promise<void> {
     this.o.onState?.(state);
+    const started = performance.now();
     const source = await this.o.source();
+    const opened = performance.now();
     if (!this.appendSub) this.appendSub = source.onDidAppend((n) => this.noteAppend(n.lastSeq, n.count));
     const anchor = state.follow ? undefined : (state.anchorSeq ?? state.selectedSeq);
-    const [page, facets] = await Promise.all([
-      source.page({ filter: state.filter, direction: anchor ? 'around' : 'latest', seq: anchor, limit: firstPageSize }),
-      source.facets(),
-    ]);
+    const page = await source.page({ filter: state.filter, direction: anchor ? 'around' : 'latest', seq: anchor, limit: firstPageSize });
     this.ready = true;
     this.pendingAppend = undefined; // the first page already holds everything up to now
-    await this.post({ kind: 'notification', notification: 'init', state, page, facets });
+    const queried = performance.now();
+    await this.post({ kind: 'notification', notification: 'init', state, page });
+    this.o.log.trace?.(`Timeline: ready answered: source ${(opened - started).toFixed(0)} ms, first page ${(queried - opened).toFixed(0)} ms, posted in ${(performance.now() - queried).toFixed(0)} ms`);
   }
 
   private async onRequest(req: TimelineRequest): Promise<void> {
+    const started = performance.now();
     try {
       const result = await this.answer(req);
+      const answered = performance.now();
       await this.post({ kind: 'response', id: req.id, method: req.method, ok: true, result } as HostMessage);
+      this.o.log.trace?.(`Timeline: ${req.method} #${req.id} answered in ${(answered - started).toFixed(1)} ms, posted in ${(performance.now() - answered).toFixed(1)} ms`);
     } catch (err) {
       const message = (err as Error).message ?? String(err);
       this.o.log.error(`Timeline: ${req.method} failed: ${(err as Error).stack ?? message}`);
