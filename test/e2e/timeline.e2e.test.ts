@@ -2,7 +2,7 @@
 // filled live by real agent runs (the real sandbox, guard pipeline and audit log, writing into the extension's
 // own state folder), filtered, inspected, themed, and fed an XSS corpus that must stay inert text.
 import * as assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Frame, Page, Request } from 'playwright-core';
@@ -109,6 +109,23 @@ describe('Audit Timeline in the browser', function () {
     await frame.locator('vscode-button[data-id="verify"]').click();
     await frame.locator('.verify-result.verify-ok').waitFor({ timeout: 30_000 });
     assert.match((await frame.locator('.verify-result').textContent()) ?? '', /Chain intact/);
+  });
+
+  it('exports what the filter shows through the save dialog', async () => {
+    const wb = session.workbench;
+    const file = join(scratch, 'writes.csv');
+    await frame.locator('vscode-single-select.export-format').click();
+    await frame.locator('vscode-single-select.export-format li[role="option"]', { hasText: 'CSV' }).click();
+    await frame.locator('vscode-button[data-id="export"]').click();
+    // The workbench's own save dialog (a quick input with a path in the browser).
+    const input = wb.page.locator('.quick-input-widget input');
+    await input.waitFor({ state: 'visible', timeout: 30_000 });
+    await input.fill(file);
+    await wb.page.locator('.quick-input-widget .monaco-button', { hasText: /^OK$/ }).click();
+    await frame.locator('#app .notice', { hasText: 'Exported' }).waitFor({ timeout: 30_000 });
+    const lines = readFileSync(file, 'utf8').trim().split('\n');
+    assert.equal(lines.length, 1 + 3, 'a header and the three fs.write events the filter shows');
+    assert.ok(lines.slice(1).every((l) => l.includes('fs.write')));
   });
 
   it('follows the light and high-contrast themes', async () => {
