@@ -6,6 +6,7 @@ import { diffBench } from './diffBench';
 import { runtimeBench } from './runtimeBench';
 import { sandboxBench } from './sandboxBench';
 import { snapshotBench } from './snapshotBench';
+import { timelineBench } from './timelineBench';
 
 type SectionFactory = () => Promise<BenchSection>;
 
@@ -15,6 +16,7 @@ const sections: Array<[string, SectionFactory]> = [
   ['sandbox', sandboxBench],
   ['audit', auditBench],
   ['snapshots', snapshotBench],
+  ['timeline', timelineBench],
 ];
 
 function print(section: BenchSection): void {
