@@ -51,6 +51,8 @@ if (watch) {
 } else {
   await Promise.all(present.map((b) => esbuild.build(b)));
   await writePolicySchema();
+  // sql.js loads its WebAssembly from beside the bundle (src/core/audit/auditDatabase.ts), also in the .vsix.
+  copyFileSync(join(root, 'node_modules', 'sql.js', 'dist', 'sql-wasm.wasm'), join(root, 'dist', 'sql-wasm.wasm'));
   copyCodicons();
   // A CommonJS marker so Node never treats the sandbox bundle as ESM, whatever package.json says above it.
   mkdirSync(join(root, 'sandbox', 'dist'), { recursive: true });

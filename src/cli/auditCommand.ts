@@ -10,6 +10,7 @@ import { exportEvents, exportFormats } from '../core/audit/auditExport';
 import type { ExportFormat } from '../core/audit/auditExport';
 import { AuditLog, verifyAuditLog } from '../core/audit/auditLog';
 import type { AuditQuery, RunStatus } from '../core/audit/auditQuery';
+import { stateDirFor } from './workspaceState';
 
 interface Io {
   stdout: (s: string) => void;
@@ -93,8 +94,7 @@ const filters = {
 } as const;
 
 function stateDir(values: { workspace?: string; state?: string }): string {
-  if (values.state !== undefined) return resolve(values.state);
-  return resolve(values.workspace ?? process.cwd(), '.airlock', 'state');
+  return stateDirFor(values.workspace ?? process.cwd(), values.state);
 }
 
 function oneOf<T extends string>(flag: string, given: string[] | undefined, allowed: readonly T[]): T[] | undefined {

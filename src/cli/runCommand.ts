@@ -6,11 +6,12 @@ import { parseArgs } from 'node:util';
 import { unifiedDiff } from '../core/diff/unifiedDiff';
 import { PolicyError, defaultPolicyPath, loadPolicy } from '../core/policy/policyLoader';
 import { AgentFileError, AgentRuntime, type RunReport } from '../core/runtime/agentRuntime';
+import { openRunState } from '../core/runtime/runState';
 import { SandboxNodeError } from '../core/runtime/sandboxNode';
 import type { ProposedChange } from '../core/staging/proposedChange';
 import { CliApprovalGate, type ApproveMode } from './cliApprovalGate';
 import { ExitCode, UsageError, type CliIo } from './cliIo';
-import { openWorkspaceState, stateDirFor } from './workspaceState';
+import { stateDirFor } from './workspaceState';
 
 export interface RunJsonReport {
   runId: string;
@@ -108,7 +109,7 @@ export async function runRunCommand(args: string[], io: CliIo): Promise<number> 
     throw e;
   }
 
-  const state = await openWorkspaceState(a.stateDir, { redactPatterns: loaded.policy.redact?.patterns ?? [] });
+  const state = await openRunState(a.stateDir, loaded.policy.redact?.patterns ?? []);
   const runtime = new AgentRuntime();
   const say = (s: string) => {
     if (!a.json) io.stderr(s);

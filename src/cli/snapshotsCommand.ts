@@ -14,6 +14,7 @@ import type { AuditSink } from '../core/audit/auditSink';
 import { SnapshotError } from '../core/snapshots/snapshotError';
 import { fileChange, type Snapshot } from '../core/snapshots/snapshotManifest';
 import { SnapshotStore } from '../core/snapshots/snapshotStore';
+import { stateDirFor } from './workspaceState';
 
 export interface CommandIo {
   stdout(s: string): void;
@@ -188,7 +189,7 @@ async function locate(workspaceArg: string | undefined, stateArg: string | undef
   const workspace = resolve(workspaceArg ?? '.');
   if (!(await isDir(workspace))) return `the workspace ${workspace} is not a folder.`;
   // The CLI keeps its state inside the workspace; the guard pipeline never lets an agent read or write it.
-  return { workspace, state: resolve(stateArg ?? join(workspace, '.airlock', 'state')) };
+  return { workspace, state: stateDirFor(workspace, stateArg) };
 }
 
 async function isDir(p: string): Promise<boolean> {

@@ -2,30 +2,20 @@
 // running agents for the kill switch, and hands each finished run's proposals to PendingChanges.
 import { dirname, relative, isAbsolute } from 'node:path';
 import * as vscode from 'vscode';
-import type { AuditSink } from '../core/audit/auditSink';
-import type { SecretScanner } from '../core/guard/guardPipeline';
 import { defaultPolicyPath, loadPolicy } from '../core/policy/policyLoader';
 import { AgentRuntime } from '../core/runtime/agentRuntime';
 import type { AgentRun, RunReport } from '../core/runtime/agentRuntime';
 import type { ApprovalGate } from '../core/runtime/approvalGate';
+import type { RunState } from '../core/runtime/runState';
 import type { PendingChanges } from './pendingChanges';
 import type { SandboxNodeSetup } from './sandboxNodeSetup';
-
-/** Where runs' audit events go and how logged values are redacted; one per state folder and redaction set. */
-export interface RunState {
-  readonly audit: AuditSink;
-  readonly scanner: SecretScanner;
-  /** The policy's extra redaction patterns this state was opened with. */
-  readonly redactPatterns: readonly string[];
-  close(): Promise<void>;
-}
 
 export interface AgentRunnerOptions {
   /** The folder with the sandbox's dist/main.js and node_modules (`<extensionPath>/sandbox`). */
   readonly sandboxDir: string;
   /** Audit log, journal and snapshots: the extension's storage, outside the workspace. */
   readonly stateDir: string;
-  readonly openState: (stateDir: string, redactPatterns: readonly string[]) => Promise<RunState>;
+  readonly openState: (stateDir: string, redactPatterns: readonly string[], options: { lazy?: boolean }) => Promise<RunState>;
   readonly node: SandboxNodeSetup;
   readonly gate: ApprovalGate;
   readonly pending: PendingChanges;
@@ -146,7 +136,7 @@ export class AgentRunner implements vscode.Disposable {
       await old.then((s) => s.close()).catch(() => undefined);
     }
     if (!this.state) {
-      const opening = this.options.openState(this.options.stateDir, redactPatterns);
+      const opening = this.options.openState(this.options.stateDir, redactPatterns, { lazy: true });
       this.state = { key, opening };
       opening.catch(() => {
         if (this.state?.opening === opening) this.state = undefined;

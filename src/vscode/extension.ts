@@ -7,7 +7,7 @@ import { ApprovalPrompts } from './approvalPrompts';
 import { PendingChanges } from './pendingChanges';
 import { ProposedDiffDocuments, proposedDiffScheme } from './proposedDiffDocuments';
 import { RunAgentCommand } from './runAgentCommand';
-import { openRunState } from './runState';
+import { openRunState } from '../core/runtime/runState';
 import { SandboxNodeSetup } from './sandboxNodeSetup';
 import { openTimelineSource } from './timeline/openTimelineSource';
 import { registerTimeline } from './timeline/registerTimeline';

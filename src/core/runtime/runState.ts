@@ -1,0 +1,41 @@
+// The state runs write to, for the CLI and the editor alike: the hash-chained audit log, the redactor behind it,
+// the output guard's secret scanner, and the snapshot store for applies — all in one state folder outside the
+// reach of agents (the extension's storage, or `<workspace>/.airlock/state/` for the CLI).
+import { mkdir } from 'node:fs/promises';
+import { AuditLog } from '../audit/auditLog';
+import { Redactor } from '../audit/redaction';
+import type { SecretScanner } from '../guard/guardPipeline';
+import { secretScannerFrom } from '../guard/secretScanner';
+import { SnapshotStore, type ApplyMeta } from '../snapshots/snapshotStore';
+import type { ProposedChange } from '../staging/proposedChange';
+
+export interface RunState {
+  readonly audit: AuditLog;
+  readonly scanner: SecretScanner;
+  /** The policy's extra redaction patterns this state was opened with. */
+  readonly redactPatterns: readonly string[];
+  /** Snapshots exactly the touched paths, applies the changes atomically, and returns the snapshot id. */
+  applyChanges(workspace: string, changes: readonly ProposedChange[], meta: ApplyMeta): Promise<string>;
+  close(): Promise<void>;
+}
+
+/**
+ * `redactPatterns`: the policy's extra `redact.patterns`. `lazy`: a writer that only appends never loads the
+ * query database (the editor; the timeline loads it when it asks for rows).
+ */
+export async function openRunState(stateDir: string, redactPatterns: readonly string[], options: { lazy?: boolean } = {}): Promise<RunState> {
+  await mkdir(stateDir, { recursive: true });
+  const redactor = new Redactor(redactPatterns);
+  const audit = await AuditLog.open(stateDir, { redactor, lazy: options.lazy ?? false });
+  let snapshots: SnapshotStore | undefined;
+  return {
+    audit,
+    scanner: secretScannerFrom(redactor),
+    redactPatterns,
+    async applyChanges(workspace, changes, meta) {
+      snapshots ??= await SnapshotStore.open(stateDir, { audit });
+      return (await snapshots.apply(workspace, changes, meta)).id;
+    },
+    close: () => audit.close(),
+  };
+}
