@@ -202,6 +202,25 @@ describe('AuditLog hash chain (property tests)', function () {
     );
   });
 
+  it('a large database is checked in chunks on worker threads, and still fails at the exact seq', async () => {
+    const dir = tempStateDir('chain-big');
+    try {
+      const log = await AuditLog.open(dir, { persist: { minEvents: 1e9 } });
+      for (let k = 0; k < 9; k++) await Promise.all(Array.from({ length: 1000 }, (_, i) => log.append(sampleEvent(k * 1000 + i))));
+      await log.close();
+      for (const threads of [undefined, 0]) assert.ok((await verifyAuditLog(dir, { threads })).ok);
+      await editDatabase(dir, (run) => run(`UPDATE events SET body = replace(body, '"seq":6500', '"seq":6501') WHERE seq = 6500`));
+      for (const threads of [undefined, 0, 1]) assert.equal((await verifyAuditLog(dir, { threads })).firstBadSeq, 6500);
+      await editDatabase(dir, (run) => run('DELETE FROM events WHERE seq IN (4321, 8000)'));
+      const v = await verifyAuditLog(dir);
+      assert.equal(v.firstBadSeq, 4321, v.message);
+      assert.equal(v.problem, 'out-of-order');
+      assert.equal(v.events, 4320);
+    } finally {
+      removeDir(dir);
+    }
+  });
+
   it('a journal that does not continue the database (edited header, or missing events between) fails right after the database', async () => {
     const { dir, events } = await buildLog([sampleEvent(1), sampleEvent(2), sampleEvent(3)], [sampleEvent(4)]);
     try {

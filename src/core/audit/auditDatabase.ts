@@ -10,7 +10,7 @@ import { AuditError } from './auditError';
 import type { StoredEvent } from './auditJournal';
 import { asList } from './auditQuery';
 import type { AuditPage, AuditQuery, RunDetail, RunStatus, RunSummary, RunsQuery } from './auditQuery';
-import type { ChainLocation, ChainRecord, ChainVerifier } from './hashChain';
+import type { ChainChunk, ChainLocation, ChainVerifier } from './hashChain';
 
 export const DATABASE_FILE = 'audit.sqlite';
 /** Bumped when the tables change; a database from a newer version is refused, never rewritten. */
@@ -115,6 +115,8 @@ export function inspectDatabaseHeader(head: Uint8Array, fileSize: number): { pro
 }
 
 const QUICK_CHECK_MAX_BYTES = 16 * 1024 * 1024;
+/** Rows per chunk when verifying (about 2.5 MB). */
+const VERIFY_CHUNK = 4000;
 
 /** SQLite's report of a damaged file. sql.js gives its errors no code, only SQLite's own message. */
 export function isCorruptionError(e: unknown): boolean {
@@ -526,27 +528,44 @@ export class AuditDatabase {
   }
 
   /** Feeds every row to the chain verifier, in seq order; a read error marks the next expected seq unreadable. */
-  async verifyInto(verifier: ChainVerifier, where: ChainLocation): Promise<void> {
+  async verifyInto(verifier: ChainVerifier, where: ChainLocation, threads?: number): Promise<void> {
     const db = this.db;
-    function* chunks(): Generator<ChainRecord[]> {
-      const s = db.prepare('SELECT seq, body, hash FROM events ORDER BY seq');
+    // A few thousand rows go into typed arrays, which move to a worker thread without being copied. The body is
+    // read as text (sql.js decodes text natively but copies blobs byte by byte) and encoded back into the chunk.
+    const encoder = new TextEncoder();
+    function* chunks(): Generator<ChainChunk> {
+      const s = db.prepare('SELECT seq, hash, body FROM events ORDER BY seq');
       try {
-        let chunk: ChainRecord[] = [];
+        let c = newChunk(VERIFY_CHUNK, VERIFY_CHUNK * 700);
+        let n = 0;
+        let at = 0;
         while (s.step()) {
           const r = s.get();
-          const h = r[2];
-          chunk.push({ seq: Number(r[0]), body: String(r[1]), hash: h instanceof Uint8Array ? Buffer.from(h.buffer, h.byteOffset, h.byteLength).toString('hex') : String(h) });
-          if (chunk.length === 4000) {
-            yield chunk;
-            chunk = [];
+          const body = String(r[2]);
+          // UTF-8 takes at most 3 bytes per UTF-16 unit: make room before encoding.
+          if (at + body.length * 3 > c.bodies.length) {
+            const bigger = new Uint8Array(Math.max(c.bodies.length * 2, at + body.length * 3));
+            bigger.set(c.bodies.subarray(0, at));
+            c = { ...c, bodies: bigger };
+          }
+          at += encoder.encodeInto(body, c.bodies.subarray(at)).written;
+          c.seqs[n] = Number(r[0]);
+          // A hash of the wrong length (edited) is cut or zero-padded: it can only fail to match, as it should.
+          if (r[1] instanceof Uint8Array) c.hashes.set(r[1].subarray(0, 32), 32 * n);
+          c.offsets[++n] = at;
+          if (n === VERIFY_CHUNK) {
+            yield c;
+            c = newChunk(VERIFY_CHUNK, VERIFY_CHUNK * 700);
+            n = 0;
+            at = 0;
           }
         }
-        if (chunk.length > 0) yield chunk;
+        if (n > 0) yield { seqs: c.seqs.subarray(0, n), hashes: c.hashes.subarray(0, 32 * n), offsets: c.offsets.subarray(0, n + 1), bodies: c.bodies.subarray(0, at) };
       } finally {
         s.free();
       }
     }
-    await verifier.pushChunks(chunks(), where, (e) => `the database cannot be read past event #${verifier.head.seq} (${(e as Error).message})`);
+    await verifier.pushChunks(chunks(), where, (e) => `the database cannot be read past event #${verifier.head.seq} (${(e as Error).message})`, threads);
   }
 
   /** Every stored event that can still be read, in seq order (from a damaged database, as much as possible). */
@@ -622,6 +641,10 @@ export class AuditDatabase {
   private scalar(sql: string, params: SqlValue[] = []): SqlValue | undefined {
     return this.db.exec(sql, params)[0]?.values[0]?.[0];
   }
+}
+
+function newChunk(rows: number, bytes: number): ChainChunk {
+  return { seqs: new Float64Array(rows), hashes: new Uint8Array(32 * rows), offsets: new Uint32Array(rows + 1), bodies: new Uint8Array(bytes) };
 }
 
 function optStr(v: SqlValue | undefined): string | undefined {

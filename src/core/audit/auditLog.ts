@@ -830,7 +830,7 @@ export class AuditLog implements AuditSink {
  * in seq order, then the journal segments and the journal beyond them. Reports the first event that was
  * changed, deleted or reordered, and where. Never writes anything.
  */
-export async function verifyAuditLog(stateDir: string, options: { deep?: boolean } = {}): Promise<VerifyResult> {
+export async function verifyAuditLog(stateDir: string, options: { deep?: boolean; threads?: number } = {}): Promise<VerifyResult> {
   await loadCanonicalJson();
   for (let attempt = 0; ; attempt++) {
     const before = fingerprint(stateDir);
@@ -839,7 +839,7 @@ export async function verifyAuditLog(stateDir: string, options: { deep?: boolean
   }
 }
 
-async function verifyOnce(stateDir: string, options: { deep?: boolean }): Promise<VerifyResult> {
+async function verifyOnce(stateDir: string, options: { deep?: boolean; threads?: number }): Promise<VerifyResult> {
   const verifier = new ChainVerifier();
   const dbPath = join(stateDir, DATABASE_FILE);
   let bytes: Buffer | undefined;
@@ -859,7 +859,7 @@ async function verifyOnce(stateDir: string, options: { deep?: boolean }): Promis
     }
     if (db) {
       try {
-        await db.verifyInto(verifier, 'database');
+        await db.verifyInto(verifier, 'database', options.threads);
         const recorded = Number(db.meta('head_seq') ?? 0);
         if (!verifier.failed && recorded > verifier.head.seq) {
           verifier.fail(verifier.head.seq + 1, 'truncated', 'database', `the database was written with events up to #${recorded} but ends at #${verifier.head.seq}: the last events were deleted`);

@@ -1,6 +1,8 @@
 // The audit log's hash chain: each event's hash is sha256(prevHash + canonical JSON of the event without hash),
 // canonical JSON being RFC 8785 (JCS) from the `canonicalize` package. The first event chains to GENESIS_HASH.
 import * as crypto from 'node:crypto';
+import { availableParallelism, cpus } from 'node:os';
+import { Worker } from 'node:worker_threads';
 
 /** The prevHash of event #1. */
 export const GENESIS_HASH = '0'.repeat(64);
@@ -103,43 +105,61 @@ export class ChainVerifier {
   }
 
   /**
-   * Feeds many stored records, in order, in chunks (a database scan). An error thrown while reading the chunks
-   * becomes an `unreadable` failure after the last good record.
+   * Feeds a database scan, in order, in chunks of a few thousand rows held in typed arrays (cheap to hand to a
+   * worker thread: the buffers are moved, not copied). Large scans are checked on worker threads, a chunk each,
+   * since SHA-256 of a million events takes seconds on one core. An error thrown while reading the chunks becomes
+   * an `unreadable` failure after the last good event.
    */
-  async pushChunks(chunks: Iterable<readonly ChainRecord[]>, where: ChainLocation, describeReadError: (e: unknown) => string): Promise<void> {
+  async pushChunks(chunks: Iterable<ChainChunk>, where: ChainLocation, describeReadError: (e: unknown) => string, threads?: number): Promise<void> {
     if (this.failure) return;
+    let pool: ChunkPool | undefined;
+    let poolTried = false;
+    const pending: Array<Promise<ChunkResult>> = [];
+    let settled = 0;
+    let prev = this.hash;
     let expected = this.seq + 1;
+    let readError: unknown;
     try {
       for (const chunk of chunks) {
-        let cut = chunk.length;
-        for (let i = 0; i < chunk.length; i++) {
-          if (chunk[i]!.seq !== expected + i) {
-            cut = i;
-            break;
-          }
+        if (chunk.seqs.length === 0) continue;
+        if (!poolTried && pending.length > 0) {
+          // Only a scan of more than one chunk is worth starting threads for.
+          poolTried = true;
+          pool = threads === 0 ? undefined : ChunkPool.create(threads);
         }
-        const bad = firstMismatch(this.hash, cut < chunk.length ? chunk.slice(0, cut) : chunk);
-        if (bad >= 0) cut = bad;
-        if (cut > 0) {
-          this.seq = chunk[cut - 1]!.seq;
-          this.hash = chunk[cut - 1]!.hash;
-          this.count += cut;
-        }
-        if (bad >= 0) {
-          this.fail(this.seq + 1, 'hash-mismatch', where, `event #${this.seq + 1} does not match its hash (changed after it was written)`);
-          return;
-        }
-        if (cut < chunk.length) {
-          const found = chunk[cut]!.seq;
-          const seq = this.seq + 1;
-          this.fail(seq, 'out-of-order', where, found > seq ? `event #${seq} is missing (found #${found} where it belongs)` : `event #${found} appears again where #${seq} belongs`);
-          return;
-        }
-        expected = this.seq + 1;
+        const n = chunk.seqs.length;
+        const lastSeq = chunk.seqs[n - 1]!;
+        const lastHash = Buffer.from(chunk.hashes.buffer, chunk.hashes.byteOffset + 32 * (n - 1), 32).toString('hex');
+        pending.push(pool ? pool.check(prev, expected, chunk) : Promise.resolve(checkChunk(prev, expected, chunk, hashBytes)));
+        prev = lastHash;
+        expected = lastSeq + 1;
+        while (pool && pending.length - settled > pool.size * 2) await pending[settled++];
       }
     } catch (e) {
-      this.fail(this.seq + 1, 'unreadable', where, describeReadError(e));
+      readError = e;
     }
+    try {
+      for (const p of pending) {
+        const r = await p;
+        if (r.count > 0) {
+          this.seq = r.lastSeq;
+          this.hash = r.lastHash;
+          this.count += r.count;
+        }
+        if (r.bad) {
+          const seq = this.seq + 1;
+          if (r.bad.kind === 'hash') this.fail(seq, 'hash-mismatch', where, `event #${seq} does not match its hash (changed after it was written)`);
+          else {
+            const found = r.bad.found;
+            this.fail(seq, 'out-of-order', where, found > seq ? `event #${seq} is missing (found #${found} where it belongs)` : `event #${found} appears again where #${seq} belongs`);
+          }
+          return;
+        }
+      }
+    } finally {
+      pool?.close();
+    }
+    if (readError !== undefined) this.fail(this.seq + 1, 'unreadable', where, describeReadError(readError));
   }
 
   /** Records a problem found outside push (an unparsable line, an unreadable database page). */
@@ -168,18 +188,103 @@ export class ChainVerifier {
   }
 }
 
-export interface ChainRecord {
-  readonly seq: number;
-  readonly body: string;
-  readonly hash: string;
+/** Rows of a database scan: seqs, 32-byte hashes back to back, and UTF-8 bodies back to back with their offsets. */
+export interface ChainChunk {
+  readonly seqs: Float64Array;
+  readonly hashes: Uint8Array;
+  readonly offsets: Uint32Array;
+  readonly bodies: Uint8Array;
 }
 
-/** Index of the first record whose hash is not sha256(previous stored hash + body), or -1. */
-function firstMismatch(prev: string, records: readonly ChainRecord[]): number {
-  let p = prev;
-  for (let i = 0; i < records.length; i++) {
-    if (chainHash(p, records[i]!.body) !== records[i]!.hash) return i;
-    p = records[i]!.hash;
+interface ChunkResult {
+  count: number;
+  lastSeq: number;
+  lastHash: string;
+  bad?: { kind: 'hash' | 'gap'; found: number };
+}
+
+function hashBytes(data: Uint8Array): Uint8Array {
+  const h = (crypto as unknown as { hash?: (alg: string, data: Uint8Array, enc: 'buffer') => Buffer }).hash;
+  return h ? h('sha256', data, 'buffer') : crypto.createHash('sha256').update(data).digest();
+}
+
+/**
+ * Checks one chunk: seq from `start` on, each stored hash = sha256(previous hash in hex + body bytes). It is
+ * self-contained (the worker runs it from its source text), so it gets the hash function as a parameter.
+ */
+function checkChunk(prev: string, start: number, c: ChainChunk, hash: (data: Uint8Array) => Uint8Array): ChunkResult {
+  let longest = 0;
+  for (let i = 0; i + 1 < c.offsets.length; i++) longest = Math.max(longest, c.offsets[i + 1]! - c.offsets[i]!);
+  const scratch = Buffer.allocUnsafe(64 + longest);
+  scratch.write(prev, 0, 'latin1');
+  let lastHash = prev;
+  for (let i = 0; i < c.seqs.length; i++) {
+    if (c.seqs[i] !== start + i) return { count: i, lastSeq: start + i - 1, lastHash, bad: { kind: 'gap', found: c.seqs[i]! } };
+    const body = c.bodies.subarray(c.offsets[i], c.offsets[i + 1]);
+    scratch.set(body, 64);
+    const digest = hash(scratch.subarray(0, 64 + body.length));
+    const stored = c.hashes.subarray(32 * i, 32 * i + 32);
+    for (let k = 0; k < 32; k++) if (digest[k] !== stored[k]) return { count: i, lastSeq: start + i - 1, lastHash, bad: { kind: 'hash', found: start + i } };
+    lastHash = Buffer.from(stored.buffer, stored.byteOffset, 32).toString('hex');
+    scratch.write(lastHash, 0, 'latin1');
   }
-  return -1;
+  return { count: c.seqs.length, lastSeq: start + c.seqs.length - 1, lastHash };
+}
+
+// The worker needs only node:crypto and the function above (by its source text), so it needs no file of its own:
+// it runs the same from the tests, the CLI bundle and the extension host.
+const WORKER_SOURCE = `
+const { parentPort } = require('node:worker_threads');
+const crypto = require('node:crypto');
+const hash = crypto.hash ? (d) => crypto.hash('sha256', d, 'buffer') : (d) => crypto.createHash('sha256').update(d).digest();
+const checkChunk = ${checkChunk.toString()};
+parentPort.on('message', (m) => parentPort.postMessage({ id: m.id, result: checkChunk(m.prev, m.start, m.chunk, hash) }));
+`;
+
+/** Worker threads that check chunks; a chunk whose worker fails is checked on this thread instead. */
+class ChunkPool {
+  private next = 0;
+  private id = 0;
+  private readonly waiting = new Map<number, { resolve: (r: ChunkResult) => void; reject: (e: unknown) => void }>();
+
+  private constructor(private readonly workers: Worker[]) {
+    for (const w of workers) {
+      w.on('message', (m: { id: number; result: ChunkResult }) => {
+        this.waiting.get(m.id)?.resolve(m.result);
+        this.waiting.delete(m.id);
+      });
+      w.on('error', (e) => {
+        for (const p of this.waiting.values()) p.reject(e);
+        this.waiting.clear();
+      });
+    }
+  }
+
+  static create(threads?: number): ChunkPool | undefined {
+    const n = Math.max(1, Math.min(4, threads ?? (typeof availableParallelism === 'function' ? availableParallelism() : cpus().length)));
+    try {
+      return new ChunkPool(Array.from({ length: n }, () => new Worker(WORKER_SOURCE, { eval: true })));
+    } catch {
+      return undefined;
+    }
+  }
+
+  get size(): number {
+    return this.workers.length;
+  }
+
+  check(prev: string, start: number, chunk: ChainChunk): Promise<ChunkResult> {
+    const id = this.id++;
+    const worker = this.workers[this.next++ % this.workers.length]!;
+    // A copy stays here in case the worker fails; the buffers themselves are moved to it.
+    const keep = { seqs: chunk.seqs.slice(), hashes: chunk.hashes.slice(), offsets: chunk.offsets.slice(), bodies: chunk.bodies.slice() };
+    return new Promise<ChunkResult>((resolve, reject) => {
+      this.waiting.set(id, { resolve, reject });
+      worker.postMessage({ id, prev, start, chunk }, [chunk.seqs.buffer, chunk.hashes.buffer, chunk.offsets.buffer, chunk.bodies.buffer] as ArrayBuffer[]);
+    }).catch(() => checkChunk(prev, start, keep, hashBytes));
+  }
+
+  close(): void {
+    for (const w of this.workers) void w.terminate();
+  }
 }
