@@ -157,6 +157,10 @@ async function measure(n: number, notes: string[]): Promise<SizeResult> {
   try {
     fs.cpSync(base, work, { recursive: true });
     fs.rmSync(join(work, 'complete'));
+    // Flush the copy first: otherwise the journal's fdatasyncs wait behind hundreds of MB of writeback.
+    const fd = fs.openSync(join(work, 'audit.sqlite'), 'r+');
+    fs.fsyncSync(fd);
+    fs.closeSync(fd);
     const opened = await time(() => AuditLog.open(work, { persist: { onClose: false } }));
     const log = opened.value;
     const midRun = (await log.get(Math.ceil(n / 2)))!.runId;
