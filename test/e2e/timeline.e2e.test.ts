@@ -120,9 +120,16 @@ describe('Audit Timeline in the browser', function () {
     // The workbench's own save dialog (a quick input with a path in the browser).
     const input = wb.page.locator('.quick-input-widget input');
     await input.waitFor({ state: 'visible', timeout: 30_000 });
+    // It opens on the suggested name (airlock-audit-<time>.csv in the workspace); replace that once it is there.
+    await wb.page.waitForFunction(() => /airlock-audit-.*\.csv$/.test((document.querySelector('.quick-input-widget input') as HTMLInputElement | null)?.value ?? ''), undefined, { timeout: 30_000 });
     await input.fill(file);
+    // The dialog completes what is typed as it goes: wait until it shows exactly the path, then accept it.
+    await wb.page.waitForFunction((f) => (document.querySelector('.quick-input-widget input') as HTMLInputElement | null)?.value === f, file, { timeout: 10_000 });
+    await wb.page.waitForTimeout(300);
     await wb.page.locator('.quick-input-widget .monaco-button', { hasText: /^OK$/ }).click();
-    await frame.locator('#app .notice', { hasText: 'Exported' }).waitFor({ timeout: 30_000 });
+    const notice = frame.locator('#app .notice', { hasText: 'Exported' });
+    await notice.waitFor({ timeout: 30_000 });
+    assert.match((await notice.textContent()) ?? '', /writes\.csv/, 'the export went to the chosen file');
     const lines = readFileSync(file, 'utf8').trim().split('\n');
     assert.equal(lines.length, 1 + 3, 'a header and the three fs.write events the filter shows');
     assert.ok(lines.slice(1).every((l) => l.includes('fs.write')));
@@ -289,6 +296,26 @@ describe('Audit Timeline in the browser', function () {
     const violations = consoleLines.filter((l) => /Content.Security.Policy|Refused to/i.test(l));
     assert.deepEqual(violations, [], 'the CSP had to block something the page tried');
     page.off('request', onRequest);
+  });
+
+  it('comes back after a window reload with its filter and rows (panel serializer and saved state)', async () => {
+    const wb = session.workbench;
+    await frame.locator('vscode-button[data-id="clear"]').click();
+    await frame.locator(`#app .runs .run-item[data-run="${refactorRun}"]`).click();
+    await waitForRows(frame, (r) => r.length === 13 && r.every((x) => x.cells[col.run] === shortRun(refactorRun)), 'the refactor run alone');
+    // Through the workbench's own reload, which saves the webview's state on the way out (a bare page reload may not).
+    const navigated = wb.page.waitForEvent('framenavigated', { predicate: (f) => f === wb.page.mainFrame(), timeout: 60_000 });
+    await wb.runCommand('Developer: Reload Window');
+    await navigated;
+    await wb.page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
+    await wb.waitForActiveTab('Audit Timeline');
+    frame = await timelineFrame(wb.page, 60_000);
+    const rows = await waitForRows(frame, (r) => r.length === 13, 'the restored rows', 60_000);
+    assert.ok(rows.every((x) => x.cells[col.run] === shortRun(refactorRun)), 'the run filter survived the reload');
+    // The runs list and the filter choices follow the first rows.
+    await frame.locator(`#app .runs .run-item.active[data-run="${refactorRun}"]`).waitFor({ timeout: 30_000 });
+    assert.equal(await frame.evaluate(() => document.querySelector<HTMLElement & { value: string }>('vscode-single-select[data-filter="runId"]')?.value), refactorRun);
+    await wb.screenshot('timeline-10-after-reload');
   });
 });
 
