@@ -298,6 +298,47 @@ describe('Audit Timeline in the browser', function () {
     page.off('request', onRequest);
   });
 
+  it('adds live events without moving what is on screen when scrolled back, and follows them at the bottom', async () => {
+    await frame.locator('vscode-button[data-id="clear"]').click();
+    // The unfiltered window: the newest 100 events of every run, up to the last one written.
+    const newest = audit.lastEvent.seq;
+    await frame.waitForFunction((n) => Number(document.body.dataset.held) >= 100 && Number(document.body.dataset.lastSeq) === n, newest, { timeout: 30_000 });
+    // Scroll back to the oldest rows the window holds and note the row at the top of the screen.
+    const topRow = () =>
+      frame.evaluate(() => {
+        const list = document.querySelector<HTMLElement>('#app .list')!;
+        const top = list.getBoundingClientRect().top;
+        const rows = Array.from(list.querySelectorAll<HTMLElement>('.row')).filter((r) => r.getBoundingClientRect().top >= top - 1);
+        rows.sort((a, b) => a.getBoundingClientRect().top - b.getBoundingClientRect().top);
+        return { seq: Number(rows[0]?.dataset.seq), y: Math.round((rows[0]?.getBoundingClientRect().top ?? 0) - top) };
+      });
+    await frame.evaluate(() => {
+      document.querySelector<HTMLElement>('#app .list')!.scrollTop = 120;
+    });
+    await frame.waitForTimeout(300);
+    const before = await topRow();
+    const lastBefore = Number(await frame.evaluate(() => document.body.dataset.lastSeq));
+    for (let i = 0; i < 40; i++) await audit.append({ runId: 'live-run', agent: 'live', type: 'log', actor: 'agent', reason: `live line ${i}` });
+    await frame.waitForFunction((n) => Number(document.body.dataset.lastSeq) >= n + 40, lastBefore, { timeout: 30_000 });
+    await frame.waitForTimeout(300);
+    assert.deepEqual(await topRow(), before, 'the row on screen did not move');
+    // Back to the bottom: the view follows, and the next live events appear on screen.
+    await frame.evaluate(() => {
+      const list = document.querySelector<HTMLElement>('#app .list')!;
+      list.scrollTop = list.scrollHeight;
+    });
+    await frame.waitForFunction(() => document.querySelector('.status-text')?.textContent?.includes('following') ?? false, undefined, { timeout: 10_000 });
+    const last = await audit.append({ runId: 'live-run', agent: 'live', type: 'log', actor: 'agent', reason: 'the newest line' });
+    await waitForRows(frame, (r) => r.some((x) => x.seq === last.seq), 'the newest live row on screen');
+    const visible = await frame.evaluate((seq) => {
+      const list = document.querySelector<HTMLElement>('#app .list')!.getBoundingClientRect();
+      const row = document.querySelector<HTMLElement>(`#app .list .row[data-seq="${seq}"]`)!.getBoundingClientRect();
+      return row.top >= list.top && row.bottom <= list.bottom + 1;
+    }, last.seq);
+    assert.ok(visible, 'the newest row is on screen');
+    await session.workbench.screenshot('timeline-09-live-following');
+  });
+
   it('comes back after a window reload with its filter and rows (panel serializer and saved state)', async () => {
     const wb = session.workbench;
     await frame.locator('vscode-button[data-id="clear"]').click();

@@ -44,6 +44,8 @@ export class EventList {
   /** Events appended to the log since the window last reached its end, while not following. */
   private unseen = 0;
   private renderQueued = false;
+  /** Events were appended while an `after` request was in flight: ask again when it is back. */
+  private liveAgain = false;
   /** Where to scroll once the list has a size ('bottom' to follow). */
   private pendingTop: number | 'bottom' | undefined;
 
@@ -98,6 +100,7 @@ export class EventList {
   reset(page: TimelinePage, options: { follow: boolean; anchorSeq?: number; selectedSeq?: number }): void {
     this.generation++;
     this.loading = { before: false, after: false };
+    this.liveAgain = false;
     this.rows = page.rows.slice();
     this.hasBeforeFlag = page.hasBefore;
     this.hasAfterFlag = page.hasAfter;
@@ -128,7 +131,8 @@ export class EventList {
       this.host.changed();
       return;
     }
-    void this.load('after', 'live');
+    if (this.loading.after) this.liveAgain = true; // the request in flight may predate these events
+    else void this.load('after', 'live');
   }
 
   /** Redraws the group headers (a run's status or counts changed). */
@@ -229,6 +233,10 @@ export class EventList {
     });
     this.host.changed();
     afterPaint(() => this.host.rendered(got.rows.length, what));
+    if (direction === 'after' && this.liveAgain) {
+      this.liveAgain = false;
+      if (!this.hasAfterFlag) void this.load('after', 'live');
+    }
     // A fast scroll may already be past the new rows: keep going.
     this.maybeFetch();
   }
