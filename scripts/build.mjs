@@ -1,6 +1,6 @@
 // Bundles the three entry points with esbuild. Type checking is separate (`npm run compile`).
 import * as esbuild from 'esbuild';
-import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
@@ -45,6 +45,9 @@ async function exists(p) {
     return false;
   }
 }
+
+// A packaged webview carries media/dist/** whole: start production builds from an empty folder (no stale maps).
+if (production) rmSync(join(root, 'media', 'dist'), { recursive: true, force: true });
 
 if (watch) {
   for (const b of present) (await esbuild.context(b)).watch();
