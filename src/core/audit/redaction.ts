@@ -70,6 +70,21 @@ function looksLikeToken(v: string): boolean {
   return v.length >= 16 && /^[A-Za-z0-9_\-+/=.~]+$/.test(v) && /[0-9]/.test(v) && /[A-Za-z]/.test(v) && shannonEntropy(v) >= 3.2;
 }
 
+/** The issuer prefixes and lengths of the card networks in use (Visa, Mastercard, Amex, Discover, Diners, JCB, UnionPay, Maestro). */
+function cardNetworkFits(d: string): boolean {
+  const n = d.length;
+  const p2 = Number(d.slice(0, 2));
+  const p4 = Number(d.slice(0, 4));
+  if (d[0] === '4') return n === 13 || n === 16 || n === 19;
+  if ((p2 >= 51 && p2 <= 55) || (p4 >= 2221 && p4 <= 2720)) return n === 16;
+  if (p2 === 34 || p2 === 37) return n === 15;
+  if (p2 === 36 || p2 === 38 || (p4 >= 3000 && p4 <= 3059)) return n === 14 || n === 16;
+  if (p4 >= 3528 && p4 <= 3589) return n >= 16 && n <= 19;
+  if (p4 === 6011 || p2 === 65 || (p4 >= 6440 && p4 <= 6499) || p2 === 62) return n >= 16 && n <= 19;
+  if (p2 === 50 || (p2 >= 56 && p2 <= 69)) return n >= 12 && n <= 19;
+  return false;
+}
+
 function luhn(digits: string): boolean {
   let sum = 0;
   let double = false;
@@ -195,10 +210,12 @@ const RULES: readonly Rule[] = [
   },
   {
     name: 'card',
-    source: String.raw`(?<![0-9.])[2-6][0-9](?:[ -]?[0-9]){11,17}(?![0-9]|\.[0-9])`,
+    // Continuous digits, or the groupings cards are printed in (4-4-4-4[-1..3], 4-6-4/5): a timestamp such as
+    // 20261121-105450 is neither, whatever its checksum says.
+    source: String.raw`(?<![0-9.])(?:[2-6][0-9]{12,18}|[2-6][0-9]{3}(?:[ -][0-9]{4}){3}(?:[ -]?[0-9]{1,3})?|3[0-9]{3}[ -][0-9]{6}[ -][0-9]{4,5})(?![0-9]|\.[0-9])`,
     mask: (m) => {
       const digits = m.replace(/[ -]/g, '');
-      if (digits.length < 13 || digits.length > 19 || !luhn(digits)) return undefined;
+      if (digits.length < 13 || digits.length > 19 || !cardNetworkFits(digits) || !luhn(digits)) return undefined;
       return `${ELLIPSIS}${digits.slice(-4)}`;
     },
   },
