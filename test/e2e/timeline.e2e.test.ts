@@ -163,6 +163,10 @@ describe('Audit Timeline in the browser', function () {
     page.on('request', onRequest);
     page.on('console', (m) => void consoleLines.push(m.text()));
     assert.equal(await frame.evaluate(() => typeof (window as unknown as { airlockXss?: unknown }).airlockXss), 'function', 'the tripwire is reachable from the webview');
+    // The console of the webview reaches this test (so a CSP report there would be seen).
+    await frame.evaluate(() => console.log('airlock-console-probe'));
+    await page.waitForTimeout(200);
+    assert.ok(consoleLines.includes('airlock-console-probe'), 'the webview console is not observed');
 
     // 1. A real agent, through ctx: payloads as its own file name, as file names, URLs, reasons, logs, its result.
     const ws = join(scratch, 'ws');
@@ -296,6 +300,21 @@ describe('Audit Timeline in the browser', function () {
     const violations = consoleLines.filter((l) => /Content.Security.Policy|Refused to/i.test(l));
     assert.deepEqual(violations, [], 'the CSP had to block something the page tried');
     page.off('request', onRequest);
+
+    // And the CSP is really in force: even a script element put into the page by hand does not run.
+    const blocked = await frame.evaluate(
+      () =>
+        new Promise<string>((resolve) => {
+          document.addEventListener('securitypolicyviolation', (e) => resolve(e.effectiveDirective), { once: true });
+          const s = document.createElement('script');
+          s.textContent = 'window.__xss = "csp"';
+          document.body.append(s);
+          s.remove();
+          setTimeout(() => resolve('not blocked'), 2000);
+        }),
+    );
+    assert.match(blocked, /^script-src/);
+    assert.equal(await frame.evaluate(() => (window as unknown as { __xss?: unknown }).__xss), undefined);
   });
 
   it('adds live events without moving what is on screen when scrolled back, and follows them at the bottom', async () => {
