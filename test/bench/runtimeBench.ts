@@ -37,7 +37,7 @@ export async function runtimeBench(): Promise<BenchSection> {
   writeFileSync(policy, JSON.stringify({ version: 1, defaults: { limits: { maxCalls: 100000, rate: {}, timeoutMs: 600000 } } }));
 
   const runtime = new AgentRuntime({ sandboxDir: join(__dirname, '..', '..', '..', 'sandbox') });
-  const log = await AuditLog.open(state, {});
+  const log = await AuditLog.open(state, { lazy: true });
   const sink = new TimingSink(log);
   try {
     const run = await runtime.start({

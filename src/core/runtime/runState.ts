@@ -20,13 +20,13 @@ export interface RunState {
 }
 
 /**
- * `redactPatterns`: the policy's extra `redact.patterns`. `lazy`: a writer that only appends never loads the
- * query database (the editor; the timeline loads it when it asks for rows).
+ * `redactPatterns`: the policy's extra `redact.patterns`. Runs only append, so by default the writer is lazy: it
+ * never loads the query database (the timeline and `airlock audit` open their own readers).
  */
 export async function openRunState(stateDir: string, redactPatterns: readonly string[], options: { lazy?: boolean } = {}): Promise<RunState> {
   await mkdir(stateDir, { recursive: true });
   const redactor = new Redactor(redactPatterns);
-  const audit = await AuditLog.open(stateDir, { redactor, lazy: options.lazy ?? false });
+  const audit = await AuditLog.open(stateDir, { redactor, lazy: options.lazy ?? true });
   let snapshots: SnapshotStore | undefined;
   return {
     audit,
