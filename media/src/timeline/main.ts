@@ -36,6 +36,9 @@ class TimelineApp {
   private filter: TimelineFilter = {};
   /** Bumped by every filter change or jump, so late pages and details for an older view are dropped. */
   private view = 0;
+  /** A page request is in flight; appends seen meanwhile are fetched once it has arrived. */
+  private pageLoading = false;
+  private appendedWhileLoading = false;
   private detailsFor: number | undefined;
   private facetsLoaded = false;
 
@@ -116,7 +119,9 @@ class TimelineApp {
         this.updateRuns(n.runs);
         this.bar.mergeFacets(n.runs, []);
         this.list.refreshGroups();
-        this.list.live(n.count);
+        // A page requested before these events were seen would drop them: fetch them once it has arrived.
+        if (this.pageLoading) this.appendedWhileLoading = true;
+        else this.list.live(n.count);
         return;
       case 'showRun':
         this.bar.set({ ...this.filter, runId: n.runId }, true);
@@ -144,17 +149,27 @@ class TimelineApp {
   private async load(filter: TimelineFilter, how: { follow: boolean; direction?: 'latest' | 'oldest' }): Promise<void> {
     this.filter = filter;
     const view = ++this.view;
+    this.pageLoading = true;
+    this.appendedWhileLoading = false;
     this.busy(true);
     this.runs.update(this.runs.all, filter.runId);
     try {
       const page = await this.channel.request('page', { filter, direction: how.direction ?? 'latest', limit: pageSize });
       if (view !== this.view) return;
       this.list.reset(page, { follow: how.follow && how.direction !== 'oldest' });
+      this.pageLoading = false;
+      if (this.appendedWhileLoading) {
+        this.appendedWhileLoading = false;
+        this.list.live(0);
+      }
       this.details.placeholder('Select an event to see its details.');
     } catch (err) {
       if (view === this.view) this.fail('Loading events', err);
     } finally {
-      if (view === this.view) this.busy(false);
+      if (view === this.view) {
+        this.pageLoading = false;
+        this.busy(false);
+      }
     }
   }
 
