@@ -4,16 +4,10 @@
 // taken over at once, so a crash never blocks the next writer.
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
-import { hostname } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { AuditError, auditIoError } from './auditError';
+import { lockOwnerAlive, newLockOwner, parseLockOwner, type LockOwner } from '../lockOwner';
 
-interface LockOwner {
-  pid: number;
-  host: string;
-  boot: string;
-  token: string;
-}
 
 /** A lock older than this is taken over even if its pid looks alive (the pid was reused after a crash). */
 const HELD_TOO_LONG_MS = 60_000;
@@ -22,17 +16,6 @@ const UNWRITTEN_STALE_MS = 5_000;
 const STEAL_GUARD_STALE_MS = 10_000;
 const WAIT_MARK = '.wait-';
 
-let bootId: string | undefined;
-function currentBoot(): string {
-  if (bootId === undefined) {
-    try {
-      bootId = fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
-    } catch {
-      bootId = '';
-    }
-  }
-  return bootId;
-}
 
 export class AuditWriterLock {
   private token: string | undefined;
@@ -107,7 +90,7 @@ export class AuditWriterLock {
 
   /** true when taken; 'retry' when a stale lock was removed; otherwise who holds it. */
   private tryAcquire(): true | 'retry' | LockOwner | 'unknown' {
-    const me: LockOwner = { pid: process.pid, host: hostname(), boot: currentBoot(), token: randomBytes(8).toString('hex') };
+    const me = newLockOwner();
     try {
       fs.writeFileSync(this.path, JSON.stringify(me), { flag: 'wx' });
       this.token = me.token;
@@ -117,7 +100,7 @@ export class AuditWriterLock {
     }
     const owner = readOwner(this.path);
     if (owner === 'gone') return 'retry';
-    const stale = owner === 'unreadable' ? olderThan(this.path, UNWRITTEN_STALE_MS) : !alive(owner) || olderThan(this.path, HELD_TOO_LONG_MS);
+    const stale = owner === 'unreadable' ? olderThan(this.path, UNWRITTEN_STALE_MS) : !lockOwnerAlive(owner) || olderThan(this.path, HELD_TOO_LONG_MS);
     if (stale && steal(this.path, owner === 'unreadable' ? undefined : owner.token)) return 'retry';
     return owner === 'unreadable' ? 'unknown' : owner;
   }
@@ -145,25 +128,9 @@ function readOwner(path: string): LockOwner | 'gone' | 'unreadable' {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return 'gone';
     throw auditIoError(e, 'reading', path);
   }
-  try {
-    const o = JSON.parse(text) as LockOwner;
-    return typeof o.pid === 'number' && typeof o.token === 'string' ? o : 'unreadable';
-  } catch {
-    return 'unreadable';
-  }
+  return parseLockOwner(text);
 }
 
-function alive(owner: LockOwner): boolean {
-  // A lock from another machine (a shared folder) cannot be checked by pid; one from before a reboot is dead.
-  if (owner.host !== hostname()) return true;
-  if (owner.boot !== currentBoot()) return false;
-  try {
-    process.kill(owner.pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 function olderThan(path: string, ms: number): boolean {
   try {

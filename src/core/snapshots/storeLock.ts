@@ -1,34 +1,15 @@
 // One writer at a time per snapshot store, across processes (the editor and the CLI may share a state folder).
 // A lock file names its owner's pid and boot; a lock whose owner is gone is taken over at once, so a crashed
 // process never blocks the recovery that has to clean up after it.
-import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { promises as fs } from 'node:fs';
-import { hostname } from 'node:os';
 import { SnapshotError } from './snapshotError';
+import { lockOwnerAlive, newLockOwner, parseLockOwner, type LockOwner } from '../lockOwner';
 
-interface LockOwner {
-  pid: number;
-  host: string;
-  boot: string;
-  token: string;
-}
 
 const STEAL_GUARD_STALE_MS = 10_000;
 /** In-process queue per lock file: two stores in one process wait for each other here, not on the pid check. */
 const inProcess = new Map<string, Promise<unknown>>();
 
-let bootId: string | undefined;
-function currentBoot(): string {
-  if (bootId === undefined) {
-    try {
-      bootId = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
-    } catch {
-      bootId = '';
-    }
-  }
-  return bootId;
-}
 
 /** Runs `fn` holding the lock at `lockPath`. */
 export async function withStoreLock<T>(lockPath: string, timeoutMs: number, fn: () => Promise<T>): Promise<T> {
@@ -50,7 +31,7 @@ export async function withStoreLock<T>(lockPath: string, timeoutMs: number, fn: 
 }
 
 async function acquire(lockPath: string, timeoutMs: number): Promise<string> {
-  const me: LockOwner = { pid: process.pid, host: hostname(), boot: currentBoot(), token: randomBytes(8).toString('hex') };
+  const me = newLockOwner();
   const deadline = Date.now() + timeoutMs;
   let delay = 5;
   for (;;) {
@@ -62,7 +43,7 @@ async function acquire(lockPath: string, timeoutMs: number): Promise<string> {
     }
     const owner = await readOwner(lockPath);
     if (owner === 'gone') continue;
-    if (owner === 'unreadable' ? await olderThan(lockPath, 5_000) : !alive(owner)) {
+    if (owner === 'unreadable' ? await olderThan(lockPath, 5_000) : !lockOwnerAlive(owner)) {
       await steal(lockPath, owner === 'unreadable' ? undefined : owner.token);
       continue;
     }
@@ -88,26 +69,9 @@ async function readOwner(lockPath: string): Promise<LockOwner | 'gone' | 'unread
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 'gone';
     throw err;
   }
-  try {
-    const o = JSON.parse(text) as LockOwner;
-    return typeof o.pid === 'number' && typeof o.token === 'string' ? o : 'unreadable';
-  } catch {
-    // Created but not yet written by its owner, or damaged.
-    return 'unreadable';
-  }
+  return parseLockOwner(text);
 }
 
-function alive(owner: LockOwner): boolean {
-  // A lock from another machine (a shared folder) or from before a reboot cannot be checked by pid.
-  if (owner.host !== hostname()) return true;
-  if (owner.boot !== currentBoot()) return false;
-  try {
-    process.kill(owner.pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 async function olderThan(p: string, ms: number): Promise<boolean> {
   try {
