@@ -152,6 +152,7 @@ describe('PathScope', () => {
     ['object with toString', { toString: () => 'src/a.ts' }, 'read', 'not-a-string'],
     ['home directory', '~/x', 'read', 'home'],
     ['another user\'s home', '~root/.ssh/id_rsa', 'read', 'home'],
+    ['home directory behind ./', './~/x', 'read', 'home'],
     ['Windows device name', 'nul.txt', 'write', 'reserved-name'],
     ['Windows console device', 'src/CON', 'read', 'reserved-name'],
     ['Windows serial port with superscript digit', 'COM\u00b9.log', 'write', 'reserved-name'],

@@ -142,7 +142,6 @@ export function normalizeAgentPath(raw: unknown, options: { allowRoot?: boolean 
   if (INVISIBLE.test(raw)) return deny('invisible-char', `Refused ${shown}: a path may not contain invisible or text-direction characters.`);
   const text = raw.normalize('NFC');
   if (CONFUSABLE.test(text)) return deny('confusable', `Refused ${shown}: it contains a character that looks like ".", "/", "\\" or ":"; use the ASCII one.`);
-  if (text.startsWith('~')) return deny('home', `Refused ${shown}: "~" is not expanded; paths are relative to the workspace root.`);
   if (/^[/\\]/.test(text) || /^[A-Za-z]:/.test(text)) return deny('absolute', `Refused ${shown}: absolute paths are not allowed; use a path relative to the workspace root.`);
   if (text.includes('\\')) return deny('backslash', `Refused ${shown}: use "/" as the separator, not "\\".`);
   if (text.includes(':')) return deny('invalid-char', `Refused ${shown}: ":" is not allowed in paths (drive letters and NTFS streams).`);
@@ -157,6 +156,8 @@ export function normalizeAgentPath(raw: unknown, options: { allowRoot?: boolean 
     if (SHORT_NAME.test(segment)) return deny('short-name', `Refused ${shown}: names with "~" followed by a digit can alias other files on Windows (8.3 short names).`);
     segments.push(segment);
   }
+  // Checked on the first kept segment, so "./~" is refused like "~" (and normalising stays idempotent).
+  if (segments[0]?.startsWith('~')) return deny('home', `Refused ${shown}: "~" is not expanded; paths are relative to the workspace root.`);
   if (segments.length === 0 && !options.allowRoot) return deny('empty', raw === '' ? 'Refused an empty path.' : `Refused ${shown}: it names the workspace root, not a file.`);
   return { ok: true, relPath: segments.join('/') };
 }
