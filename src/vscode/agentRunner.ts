@@ -6,7 +6,7 @@ import { defaultPolicyPath, loadPolicy } from '../core/policy/policyLoader';
 import { AgentRuntime } from '../core/runtime/agentRuntime';
 import type { AgentRun, RunReport } from '../core/runtime/agentRuntime';
 import type { ApprovalGate } from '../core/runtime/approvalGate';
-import type { RunState } from '../core/runtime/runState';
+import type { RunState, RunStateOptions } from '../core/runtime/runState';
 import type { PendingChanges } from './pendingChanges';
 import type { SandboxNodeSetup } from './sandboxNodeSetup';
 
@@ -15,7 +15,9 @@ export interface AgentRunnerOptions {
   readonly sandboxDir: string;
   /** Audit log, journal and snapshots: the extension's storage, outside the workspace. */
   readonly stateDir: string;
-  readonly openState: (stateDir: string, redactPatterns: readonly string[], options: { lazy?: boolean }) => Promise<RunState>;
+  readonly openState: (stateDir: string, redactPatterns: readonly string[], options: RunStateOptions) => Promise<RunState>;
+  /** Snapshot retention from the settings, read each time the state is opened. */
+  readonly retention?: () => RunStateOptions['retention'];
   readonly node: SandboxNodeSetup;
   readonly gate: ApprovalGate;
   readonly pending: PendingChanges;
@@ -49,7 +51,7 @@ export class AgentRunner implements vscode.Disposable {
   private runtime: AgentRuntime | undefined;
   /** Runtimes replaced while agents were still running on them; disposed once nothing runs. */
   private retired: AgentRuntime[] = [];
-  private state: { readonly key: string; readonly opening: Promise<RunState> } | undefined;
+  private openedState: { readonly key: string; readonly opening: Promise<RunState> } | undefined;
   private readonly active = new Map<string, AgentRun>();
   private readonly _onDidChangeRuns = new vscode.EventEmitter<void>();
   /** A run started or ended. */
@@ -124,25 +126,43 @@ export class AgentRunner implements vscode.Disposable {
     return this.runtime;
   }
 
+  /**
+   * The workspace's run state (audit log and snapshot store) for applies and rollbacks from the editor: the one
+   * runs use when it is open, else opened with the redaction patterns of the first folder's policy.
+   */
+  async state(): Promise<RunState> {
+    if (this.openedState) return this.openedState.opening;
+    const folder = vscode.workspace.workspaceFolders?.[0];
+    let patterns: readonly string[] = [];
+    if (folder) {
+      try {
+        patterns = loadPolicy(defaultPolicyPath(folder.uri.fsPath)).policy.redact?.patterns ?? [];
+      } catch {
+        // An invalid policy refuses runs, not rollbacks: the built-in redaction still applies.
+      }
+    }
+    return this.openState(patterns);
+  }
+
   private async openState(redactPatterns: readonly string[]): Promise<RunState> {
     const key = JSON.stringify(redactPatterns);
-    if (this.state && this.state.key !== key) {
+    if (this.openedState && this.openedState.key !== key) {
       // The policy's redaction patterns changed. One writer per audit log: reopen it when no run is using it.
       if (this.active.size > 0) {
         throw new AgentRunnerError('busy', 'The policy’s redaction patterns changed while agents are running. Let them finish (or stop them), then run again.');
       }
-      const old = this.state.opening;
-      this.state = undefined;
+      const old = this.openedState.opening;
+      this.openedState = undefined;
       await old.then((s) => s.close()).catch(() => undefined);
     }
-    if (!this.state) {
-      const opening = this.options.openState(this.options.stateDir, redactPatterns, { lazy: true });
-      this.state = { key, opening };
+    if (!this.openedState) {
+      const opening = this.options.openState(this.options.stateDir, redactPatterns, { lazy: true, retention: this.options.retention?.() });
+      this.openedState = { key, opening };
       opening.catch(() => {
-        if (this.state?.opening === opening) this.state = undefined;
+        if (this.openedState?.opening === opening) this.openedState = undefined;
       });
     }
-    return this.state.opening;
+    return this.openedState.opening;
   }
 
   private retireRuntime(): void {
@@ -160,7 +180,7 @@ export class AgentRunner implements vscode.Disposable {
     this.runtime?.dispose();
     this.runtime = undefined;
     this.disposeRetired();
-    void this.state?.opening.then((s) => s.close()).catch(() => undefined);
+    void this.openedState?.opening.then((s) => s.close()).catch(() => undefined);
     for (const d of this.subscriptions) d.dispose();
   }
 }

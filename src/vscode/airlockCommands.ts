@@ -37,11 +37,7 @@ export function registerCommands(s: CommandServices): vscode.Disposable[] {
 
     // commandIds.openTimeline is registered by registerTimeline (src/vscode/timeline/registerTimeline.ts).
 
-    vscode.commands.registerCommand(commandIds.rollback, () => {
-      void vscode.window.showInformationMessage(
-        'Airlock: nothing to roll back. Runs only stage their changes; nothing has been applied to this workspace from the editor, so there is no snapshot to restore.',
-      );
-    }),
+    // commandIds.rollback and airlock.showSnapshot are registered by registerRollbackCommands (rollbackCommands.ts).
 
     vscode.commands.registerCommand(commandIds.openPolicy, () => openPolicy(s.log)),
 

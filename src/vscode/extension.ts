@@ -7,6 +7,7 @@ import { ApprovalPrompts } from './approvalPrompts';
 import { PendingChanges } from './pendingChanges';
 import { ProposedDiffDocuments, proposedDiffScheme } from './proposedDiffDocuments';
 import { RunAgentCommand } from './runAgentCommand';
+import { registerRollbackCommands } from './rollbackCommands';
 import { openRunState } from '../core/runtime/runState';
 import { SandboxNodeSetup } from './sandboxNodeSetup';
 import { openTimelineSource } from './timeline/openTimelineSource';
@@ -38,10 +39,15 @@ export function activate(context: vscode.ExtensionContext): AirlockApi {
   const pendingChanges = new PendingChanges();
   context.subscriptions.push(pendingChanges);
   context.subscriptions.push(vscode.workspace.registerTextDocumentContentProvider(proposedDiffScheme, new ProposedDiffDocuments(pendingChanges)));
-  const runner = new AgentRunner({ sandboxDir, stateDir, openState: openRunState, node, gate: approvals, pending: pendingChanges, log });
+  const retention = () => {
+    const c = vscode.workspace.getConfiguration('airlock.snapshots');
+    return { keepLast: c.get<number>('keepLast', 100), keepDays: c.get<number>('keepDays', 30) };
+  };
+  const runner = new AgentRunner({ sandboxDir, stateDir, openState: openRunState, retention, node, gate: approvals, pending: pendingChanges, log });
   context.subscriptions.push(runner);
 
   context.subscriptions.push(...registerCommands({ runAgent: new RunAgentCommand(runner, node, log), runner, pending: pendingChanges, log, stateDir }));
+  context.subscriptions.push(...registerRollbackCommands({ runner, log }));
   const timeline = registerTimeline(context, { log, openSource: () => openTimelineSource(stateDir, log, exportAuditEvents) });
 
   log.info(`Agent Airlock ${context.extension.packageJSON.version as string} active; run state in ${stateDir}; sandbox in ${sandboxDir}`);

@@ -64,7 +64,12 @@ describe('Agent Airlock in a real VS Code', function () {
   it('registers every command it contributes, each in the Airlock category', async () => {
     const contributed = (extension.packageJSON.contributes.commands as { command: string; title: string; category?: string }[]) ?? [];
     const ids = contributed.map((c) => c.command).sort();
-    assert.deepEqual(ids, ['airlock.openPolicy', 'airlock.openTimeline', 'airlock.rollback', 'airlock.runAgent', 'airlock.showPendingChanges', 'airlock.stopAll']);
+    assert.deepEqual(ids, [
+      'airlock.approveChange', 'airlock.approveHunk', 'airlock.approveRequest', 'airlock.approveRun', 'airlock.denyRequest',
+      'airlock.openPendingChange', 'airlock.openPolicy', 'airlock.openTimeline', 'airlock.rejectChange', 'airlock.rejectHunk',
+      'airlock.rejectRun', 'airlock.rollback', 'airlock.runAgent', 'airlock.showPendingChanges', 'airlock.showRunLog',
+      'airlock.showSnapshot', 'airlock.showStatusMenu', 'airlock.stopAll', 'airlock.stopRun',
+    ]);
     const registered = new Set(await vscode.commands.getCommands(true));
     for (const c of contributed) {
       assert.ok(registered.has(c.command), `${c.command} is contributed but not registered`);

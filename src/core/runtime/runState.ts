@@ -6,7 +6,7 @@ import { AuditLog } from '../audit/auditLog';
 import { Redactor } from '../audit/redaction';
 import type { SecretScanner } from '../guard/guardPipeline';
 import { secretScannerFrom } from '../guard/secretScanner';
-import { SnapshotStore, type ApplyMeta } from '../snapshots/snapshotStore';
+import { SnapshotStore, type ApplyMeta, type ApplyOptions, type SnapshotStoreOptions } from '../snapshots/snapshotStore';
 import type { ProposedChange } from '../staging/proposedChange';
 
 export interface RunState {
@@ -15,7 +15,9 @@ export interface RunState {
   /** The policy's extra redaction patterns this state was opened with. */
   readonly redactPatterns: readonly string[];
   /** Snapshots exactly the touched paths, applies the changes atomically, and returns the snapshot id. */
-  applyChanges(workspace: string, changes: readonly ProposedChange[], meta: ApplyMeta): Promise<string>;
+  applyChanges(workspace: string, changes: readonly ProposedChange[], meta: ApplyMeta, options?: ApplyOptions): Promise<string>;
+  /** The snapshot store behind applies (opened, and crash-recovered, on first use): list, plan and roll back. */
+  snapshots(): Promise<SnapshotStore>;
   close(): Promise<void>;
 }
 
@@ -23,19 +25,31 @@ export interface RunState {
  * `redactPatterns`: the policy's extra `redact.patterns`. Runs only append, so by default the writer is lazy: it
  * never loads the query database (the timeline and `airlock audit` open their own readers).
  */
-export async function openRunState(stateDir: string, redactPatterns: readonly string[], options: { lazy?: boolean } = {}): Promise<RunState> {
+export interface RunStateOptions {
+  readonly lazy?: boolean;
+  /** Snapshot retention (keep the newest N, and everything younger than D days). */
+  readonly retention?: Pick<SnapshotStoreOptions, 'keepLast' | 'keepDays'>;
+}
+
+export async function openRunState(stateDir: string, redactPatterns: readonly string[], options: RunStateOptions = {}): Promise<RunState> {
   await mkdir(stateDir, { recursive: true });
   const redactor = new Redactor(redactPatterns);
   const audit = await AuditLog.open(stateDir, { redactor, lazy: options.lazy ?? true });
-  let snapshots: SnapshotStore | undefined;
+  let opening: Promise<SnapshotStore> | undefined;
+  const snapshots = (): Promise<SnapshotStore> => {
+    opening ??= SnapshotStore.open(stateDir, { audit, ...options.retention });
+    // A failed open (another process held the store too long) is retried on the next call.
+    opening.catch(() => (opening = undefined));
+    return opening;
+  };
   return {
     audit,
     scanner: secretScannerFrom(redactor),
     redactPatterns,
-    async applyChanges(workspace, changes, meta) {
-      snapshots ??= await SnapshotStore.open(stateDir, { audit });
-      return (await snapshots.apply(workspace, changes, meta)).id;
+    async applyChanges(workspace, changes, meta, applyOptions) {
+      return (await (await snapshots()).apply(workspace, changes, meta, applyOptions)).id;
     },
+    snapshots,
     close: () => audit.close(),
   };
 }
