@@ -8,6 +8,7 @@ import { PendingChanges } from './pendingChanges';
 import { ProposedDiffDocuments, proposedDiffScheme } from './proposedDiffDocuments';
 import { RunAgentCommand } from './runAgentCommand';
 import { registerRollbackCommands } from './rollbackCommands';
+import { Prompts } from './userPrompts';
 import { openRunState } from '../core/runtime/runState';
 import { SandboxNodeSetup } from './sandboxNodeSetup';
 import { openTimelineSource } from './timeline/openTimelineSource';
@@ -21,6 +22,8 @@ export interface AirlockApi {
   readonly pendingChanges: PendingChanges;
   readonly approvals: ApprovalPrompts;
   readonly timeline: TimelineController;
+  /** The questions asked before writing to the workspace; tests answer them through `prompts.answerWith`. */
+  readonly prompts: Prompts;
 }
 
 export function activate(context: vscode.ExtensionContext): AirlockApi {
@@ -34,6 +37,7 @@ export function activate(context: vscode.ExtensionContext): AirlockApi {
 
   const node = new SandboxNodeSetup(sandboxDir, context.globalStorageUri, log);
   context.subscriptions.push(node);
+  const prompts = new Prompts();
   const approvals = new ApprovalPrompts(log);
   context.subscriptions.push(approvals);
   const pendingChanges = new PendingChanges();
@@ -47,11 +51,11 @@ export function activate(context: vscode.ExtensionContext): AirlockApi {
   context.subscriptions.push(runner);
 
   context.subscriptions.push(...registerCommands({ runAgent: new RunAgentCommand(runner, node, log), runner, pending: pendingChanges, log, stateDir }));
-  context.subscriptions.push(...registerRollbackCommands({ runner, log }));
+  context.subscriptions.push(...registerRollbackCommands({ runner, prompts, log }));
   const timeline = registerTimeline(context, { log, openSource: () => openTimelineSource(stateDir, log, exportAuditEvents) });
 
   log.info(`Agent Airlock ${context.extension.packageJSON.version as string} active; run state in ${stateDir}; sandbox in ${sandboxDir}`);
-  return { runner, pendingChanges, approvals, timeline };
+  return { runner, pendingChanges, approvals, timeline, prompts };
 }
 
 export function deactivate(): void {

@@ -2,6 +2,7 @@
 // handle files edited since, roll back, and offer the redo.
 import * as vscode from 'vscode';
 import type { AgentRunner } from './agentRunner';
+import type { Prompts } from './userPrompts';
 
 export const rollbackCommandIds = {
   rollback: 'airlock.rollback',
@@ -11,6 +12,8 @@ export const rollbackCommandIds = {
 export interface RollbackServices {
   /** `runner.state()` gives the workspace's snapshot store (`(await runner.state()).snapshots()`). */
   readonly runner: AgentRunner;
+  /** Ask through this (never vscode.window.show*Message directly) for anything that guards a write. */
+  readonly prompts: Prompts;
   readonly log: vscode.LogOutputChannel;
 }
 

@@ -1,0 +1,41 @@
+// Every question the editor asks the user before it writes to the workspace (dirty editors, conflicts, rollback
+// confirmations) goes through one Prompts object. The extension uses VS Code's message boxes; integration tests
+// answer through `answerWith`, so they drive exactly the code the buttons drive.
+import * as vscode from 'vscode';
+
+export interface Question<T extends string> {
+  readonly message: string;
+  readonly detail?: string;
+  /** Modal by default: these questions guard writes to the user's files. */
+  readonly modal?: boolean;
+  readonly choices: readonly T[];
+}
+
+export type Answerer = (question: Question<string>) => Promise<string | undefined> | string | undefined;
+
+export class Prompts {
+  private answerer: Answerer | undefined;
+  /** Every question asked, newest last (kept short; for the log and tests). */
+  readonly asked: Question<string>[] = [];
+
+  /** Resolves with the chosen choice, or undefined when the user dismissed the question. */
+  async ask<T extends string>(question: Question<T>): Promise<T | undefined> {
+    this.asked.push(question);
+    if (this.asked.length > 50) this.asked.shift();
+    if (this.answerer) {
+      const answer = await this.answerer(question);
+      if (answer !== undefined && !question.choices.includes(answer as T)) throw new Error(`"${answer}" is not one of the choices: ${question.choices.join(', ')}`);
+      return answer as T | undefined;
+    }
+    const modal = question.modal ?? true;
+    return vscode.window.showWarningMessage(question.message, { modal, ...(question.detail ? { detail: question.detail } : {}) }, ...question.choices);
+  }
+
+  /** Answers the questions with `answerer` instead of message boxes until the returned disposable is disposed. */
+  answerWith(answerer: Answerer): vscode.Disposable {
+    this.answerer = answerer;
+    return new vscode.Disposable(() => {
+      if (this.answerer === answerer) this.answerer = undefined;
+    });
+  }
+}
