@@ -15,9 +15,13 @@ export class ApprovalPrompts implements ApprovalGate, vscode.Disposable {
   private readonly _onDidChange = new vscode.EventEmitter<void>();
   /** The pending list changed (a request arrived, was answered, or timed out). */
   readonly onDidChange = this._onDidChange.event;
-  private readonly human = `human:${safeUserName()}`;
+  private readonly human = humanActor();
 
-  constructor(private readonly log: vscode.LogOutputChannel) {}
+  /** `timeoutSeconds()`: the editor's own limit on waiting (the `airlock.approvals.timeoutSeconds` setting; 0 = the policy's). */
+  constructor(
+    private readonly log: vscode.LogOutputChannel,
+    private readonly timeoutSeconds: () => number = () => 0,
+  ) {}
 
   get pending(): readonly ApprovalRequest[] {
     return [...this.waiting.values()].map((w) => w.request);
@@ -39,7 +43,16 @@ export class ApprovalPrompts implements ApprovalGate, vscode.Disposable {
         return;
       }
       signal.addEventListener('abort', onAbort);
-      this.waiting.set(request.id, { request, resolve: settle });
+      // The setting can only shorten the wait the policy allows, never lengthen it.
+      const limitMs = this.timeoutSeconds() * 1000;
+      const timer = limitMs > 0 && limitMs < request.timeoutMs ? setTimeout(() => settle({ approved: false, actor: 'policy', note: `no answer within ${limitMs / 1000} s (airlock.approvals.timeoutSeconds)` }), limitMs) : undefined;
+      this.waiting.set(request.id, {
+        request,
+        resolve: (answer) => {
+          clearTimeout(timer);
+          settle(answer);
+        },
+      });
       this._onDidChange.fire();
       void this.notify(request);
     });
@@ -75,10 +88,13 @@ function compact(args: unknown): string {
   return text.length > 200 ? `${text.slice(0, 200)}…` : text;
 }
 
-function safeUserName(): string {
+/** `human:<login name>`: the actor recorded for every decision a person takes in the editor. */
+export function humanActor(): string {
+  let name = 'user';
   try {
-    return userInfo().username || 'user';
+    name = userInfo().username || name;
   } catch {
-    return 'user';
+    // No passwd entry (some containers): still a human.
   }
+  return `human:${name}`;
 }
