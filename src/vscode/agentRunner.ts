@@ -32,6 +32,22 @@ export interface AgentRunRequest {
   readonly workspace?: string;
 }
 
+/** A run started from this window: running until `report` is set. */
+export interface RunRecord {
+  readonly runId: string;
+  readonly agent: string;
+  readonly agentFile: string;
+  readonly task: string;
+  readonly workspace: string;
+  readonly startedAt: Date;
+  readonly report?: RunReport;
+  /** Set when the run ended without a report (the sandbox failed in a way the runtime could not classify). */
+  readonly error?: string;
+}
+
+/** Finished runs kept for the Runs view (the audit timeline keeps everything). */
+const HISTORY = 50;
+
 export type AgentRunnerErrorReason = 'untrusted' | 'no-workspace' | 'busy';
 
 export class AgentRunnerError extends Error {
@@ -53,6 +69,7 @@ export class AgentRunner implements vscode.Disposable {
   private retired: AgentRuntime[] = [];
   private openedState: { readonly key: string; readonly opening: Promise<RunState> } | undefined;
   private readonly active = new Map<string, AgentRun>();
+  private history: RunRecord[] = [];
   private readonly _onDidChangeRuns = new vscode.EventEmitter<void>();
   /** A run started or ended. */
   readonly onDidChangeRuns = this._onDidChangeRuns.event;
@@ -65,6 +82,19 @@ export class AgentRunner implements vscode.Disposable {
 
   get running(): readonly AgentRun[] {
     return [...this.active.values()];
+  }
+
+  /** Runs started in this window, newest first: running ones without a report. */
+  get runs(): readonly RunRecord[] {
+    return this.history;
+  }
+
+  /** Stops one running agent; false when it is not running. */
+  async stop(runId: string, reason: string): Promise<boolean> {
+    const run = this.active.get(runId);
+    if (!run) return false;
+    await run.stop(reason);
+    return true;
   }
 
   /**
@@ -92,15 +122,24 @@ export class AgentRunner implements vscode.Disposable {
       onLog: (l) => this.options.log[l.level === 'error' ? 'error' : l.level === 'warn' ? 'warn' : 'info'](`[${l.runId}] ${l.message}`),
     });
     this.active.set(run.runId, run);
+    const record: RunRecord = { runId: run.runId, agent: run.agent, agentFile: request.agentFile, task: request.task, workspace, startedAt: new Date() };
+    this.history = [record, ...this.history].slice(0, HISTORY);
     this._onDidChangeRuns.fire();
     this.options.log.info(`[${run.runId}] ${run.agent} started in ${workspace}`);
     const cancel = token?.onCancellationRequested(() => void run.stop('cancelled in the editor'));
+    let failure: string | undefined = 'the run ended without a report';
     try {
       const report = await run.done;
+      failure = undefined;
+      this.history = this.history.map((r) => (r.runId === run.runId ? { ...r, report } : r));
       this.options.log.info(`[${run.runId}] ${report.status}: ${report.reason} (${report.calls.total} calls, ${report.calls.denied} denied, ${report.changes.length} changes)`);
       this.options.pending.add(workspace, report);
       return report;
+    } catch (e) {
+      failure = e instanceof Error ? e.message : String(e);
+      throw e;
     } finally {
+      if (failure !== undefined) this.history = this.history.map((r) => (r.runId === run.runId ? { ...r, error: failure } : r));
       cancel?.dispose();
       this.active.delete(run.runId);
       if (this.active.size === 0) this.disposeRetired();

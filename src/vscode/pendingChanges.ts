@@ -1,8 +1,12 @@
-// What finished runs propose and nobody has decided on yet, per run. The workspace itself is untouched until a
-// change is applied; this is the list the review UI works from.
+// What finished runs propose and nobody has decided on yet, per run, with the reviewer's per-hunk decisions so
+// far. The workspace itself is untouched until a change is applied; this is the list the review UI works from.
 import * as vscode from 'vscode';
+import type { StructuredPatchHunk } from 'diff';
 import type { RunReport } from '../core/runtime/agentRuntime';
+import { listHunks } from '../core/snapshots/hunkSelection';
 import type { ProposedChange } from '../core/staging/proposedChange';
+
+export type HunkDecision = 'approved' | 'rejected';
 
 export interface PendingChange {
   readonly runId: string;
@@ -10,41 +14,114 @@ export interface PendingChange {
   /** The workspace folder the run worked on (absolute path). */
   readonly workspace: string;
   readonly change: ProposedChange;
+  /** Decisions taken on single hunks so far, by hunk index. */
+  readonly hunkDecisions: ReadonlyMap<number, HunkDecision>;
+}
+
+export interface PendingRun {
+  readonly runId: string;
+  readonly agent: string;
+  readonly workspace: string;
+  readonly changes: readonly PendingChange[];
+}
+
+/** The hunks a reviewer can decide one by one, or why this change can only be taken whole. */
+export type ChangeHunks = { readonly ok: true; readonly hunks: readonly StructuredPatchHunk[] } | { readonly ok: false; readonly why: string };
+
+interface Entry {
+  readonly runId: string;
+  readonly agent: string;
+  readonly workspace: string;
+  readonly changes: Map<string, { change: ProposedChange; decisions: Map<number, HunkDecision>; hunks?: ChangeHunks }>;
 }
 
 export class PendingChanges implements vscode.Disposable {
-  private readonly byRun = new Map<string, PendingChange[]>();
+  private readonly byRun = new Map<string, Entry>();
   private readonly _onDidChange = new vscode.EventEmitter<void>();
   readonly onDidChange = this._onDidChange.event;
 
   /** Records a finished run's proposals (a run with none leaves no entry). */
   add(workspace: string, report: RunReport): void {
     if (report.changes.length === 0) return;
-    this.byRun.set(
-      report.runId,
-      report.changes.map((change) => ({ runId: report.runId, agent: report.agent, workspace, change })),
-    );
+    this.byRun.set(report.runId, {
+      runId: report.runId,
+      agent: report.agent,
+      workspace,
+      changes: new Map(report.changes.map((change) => [change.path, { change, decisions: new Map<number, HunkDecision>() }])),
+    });
     this._onDidChange.fire();
   }
 
   /** Every pending change, newest run first. */
   all(): readonly PendingChange[] {
-    return [...this.byRun.values()].reverse().flat();
+    return this.runs().flatMap((r) => r.changes);
+  }
+
+  /** Runs with something pending, newest first. */
+  runs(): readonly PendingRun[] {
+    return [...this.byRun.values()].reverse().map((e) => ({ runId: e.runId, agent: e.agent, workspace: e.workspace, changes: this.changesOf(e) }));
   }
 
   forRun(runId: string): readonly PendingChange[] {
-    return this.byRun.get(runId) ?? [];
+    const e = this.byRun.get(runId);
+    return e ? this.changesOf(e) : [];
+  }
+
+  get(runId: string, path: string): PendingChange | undefined {
+    const e = this.byRun.get(runId);
+    const c = e?.changes.get(path);
+    return e && c ? view(e, c) : undefined;
+  }
+
+  /** The change's hunks (computed once): text changes split into hunks; binary, deleted or huge ones cannot be. */
+  hunks(runId: string, path: string): ChangeHunks {
+    const c = this.byRun.get(runId)?.changes.get(path);
+    if (!c) return { ok: false, why: 'it is no longer pending' };
+    c.hunks ??= computeHunks(c.change);
+    return c.hunks;
+  }
+
+  /** Records a decision on one hunk. */
+  decideHunk(runId: string, path: string, index: number, decision: HunkDecision): void {
+    const c = this.byRun.get(runId)?.changes.get(path);
+    if (!c) return;
+    c.decisions.set(index, decision);
+    this._onDidChange.fire();
   }
 
   /** Forgets a change once it was applied or rejected. */
   remove(runId: string, path: string): void {
-    const left = (this.byRun.get(runId) ?? []).filter((p) => p.change.path !== path);
-    if (left.length > 0) this.byRun.set(runId, left);
-    else this.byRun.delete(runId);
+    const e = this.byRun.get(runId);
+    if (!e?.changes.delete(path)) return;
+    if (e.changes.size === 0) this.byRun.delete(runId);
     this._onDidChange.fire();
+  }
+
+  get count(): number {
+    let n = 0;
+    for (const e of this.byRun.values()) n += e.changes.size;
+    return n;
+  }
+
+  private changesOf(e: Entry): PendingChange[] {
+    return [...e.changes.values()].map((c) => view(e, c));
   }
 
   dispose(): void {
     this._onDidChange.dispose();
+  }
+}
+
+function view(e: Entry, c: { change: ProposedChange; decisions: Map<number, HunkDecision> }): PendingChange {
+  return { runId: e.runId, agent: e.agent, workspace: e.workspace, change: c.change, hunkDecisions: new Map(c.decisions) };
+}
+
+function computeHunks(change: ProposedChange): ChangeHunks {
+  if (change.kind === 'delete') return { ok: false, why: 'a deletion is taken whole' };
+  try {
+    const hunks = listHunks(change);
+    return hunks.length > 0 ? { ok: true, hunks } : { ok: false, why: 'the content does not change' };
+  } catch (e) {
+    return { ok: false, why: (e as Error).message };
   }
 }

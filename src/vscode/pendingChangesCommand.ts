@@ -1,8 +1,8 @@
-// `Airlock: Show Pending Changes`: lists what finished runs propose (A/M/D) and shows a picked change as a
-// read-only unified diff. The workspace is not touched.
+// `Airlock: Show Pending Changes`: lists what finished runs propose (A/M/D) and opens a picked change in the
+// review diff. The workspace is not touched.
 import * as vscode from 'vscode';
 import type { PendingChange, PendingChanges } from './pendingChanges';
-import { ProposedDiffDocuments } from './proposedDiffDocuments';
+import { openProposedDiff } from './proposedDocuments';
 
 const kindLetter = { create: 'A', modify: 'M', delete: 'D' } as const;
 
@@ -25,7 +25,6 @@ export async function showPendingChanges(pending: PendingChanges): Promise<Pendi
   }));
   const pick = await vscode.window.showQuickPick(items, { title: `Airlock: Pending Changes (${all.length})`, placeHolder: 'Pick a change to see its diff', matchOnDescription: true });
   if (!pick) return undefined;
-  const doc = await vscode.workspace.openTextDocument(ProposedDiffDocuments.uriFor(pick.pending.runId, pick.pending.change.path));
-  await vscode.window.showTextDocument(await vscode.languages.setTextDocumentLanguage(doc, 'diff'), { preview: true });
+  await openProposedDiff(pending, pick.pending.runId, pick.pending.change.path);
   return pick.pending;
 }

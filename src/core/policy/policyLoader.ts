@@ -9,6 +9,16 @@ import { PolicyFile, type AgentPolicyInput, type ResolvedPolicy } from './policy
 
 export type PolicyErrorReason = 'unreadable' | 'syntax' | 'invalid';
 
+/** One thing wrong in a policy file, located for the editor's Problems view. */
+export interface PolicyProblem {
+  /** The JSON path of the field (keys and array indices); empty for a syntax error or the whole file. */
+  readonly path: readonly (string | number)[];
+  readonly message: string;
+  /** For a syntax error: where in the text it is. */
+  readonly offset?: number;
+  readonly length?: number;
+}
+
 export class PolicyError extends Error {
   override readonly name = 'PolicyError';
   constructor(
@@ -17,6 +27,8 @@ export class PolicyError extends Error {
     message: string,
     /** Field paths ("agents.refactor.limits.maxCalls") that failed validation. */
     readonly fields: readonly string[] = [],
+    /** Every problem found, with its location (the message names at most five). */
+    readonly problems: readonly PolicyProblem[] = [],
   ) {
     super(message);
   }
@@ -80,17 +92,19 @@ export function parsePolicyText(text: string, file: string): PolicyFile {
   if (errors.length > 0) {
     const first = errors[0]!;
     const { line, column } = lineColumn(text, first.offset);
-    throw new PolicyError('syntax', file, `${file}:${line}:${column}: ${printParseErrorCode(first.error)} — fix the JSON syntax and run again.`);
+    const problems = errors.map((e) => ({ path: [], message: `${printParseErrorCode(e.error)}`, offset: e.offset, length: e.length }));
+    throw new PolicyError('syntax', file, `${file}:${line}:${column}: ${printParseErrorCode(first.error)} — fix the JSON syntax and run again.`, [], problems);
   }
   const parsed = PolicyFile.safeParse(raw);
   if (!parsed.success) {
     const issues = parsed.error.issues;
     const fields = issues.map((i) => fieldPath(i.path));
     const lines = issues.slice(0, 5).map((i) => `  ${fieldPath(i.path) || '(root)'}: ${i.message}`);
-    throw new PolicyError('invalid', file, `${file} is not a valid policy:\n${lines.join('\n')}\nNothing was run. Fix the field${issues.length > 1 ? 's' : ''} above (the JSON Schema in the editor shows what is allowed).`, fields);
+    const problems = issues.map((i) => ({ path: i.path.filter((k): k is string | number => typeof k !== 'symbol'), message: i.message }));
+    throw new PolicyError('invalid', file, `${file} is not a valid policy:\n${lines.join('\n')}\nNothing was run. Fix the field${issues.length > 1 ? 's' : ''} above (the JSON Schema in the editor shows what is allowed).`, fields, problems);
   }
   for (const [name, tool] of Object.entries(parsed.data.tools ?? {})) {
-    if (isBuiltinTool(name)) throw new PolicyError('invalid', file, `${file}: tools.${name}: custom tools cannot use a built-in tool name.`, [`tools.${name}`]);
+    if (isBuiltinTool(name)) throw new PolicyError('invalid', file, `${file}: tools.${name}: custom tools cannot use a built-in tool name.`, [`tools.${name}`], [{ path: ['tools', name], message: 'custom tools cannot use a built-in tool name' }]);
     if (tool.input !== undefined) checkToolSchema(name, tool.input, file);
   }
   for (const [where, agent] of agentEntries(parsed.data)) checkRegexes(agent, where, file);
@@ -107,18 +121,19 @@ function checkToolSchema(name: string, schema: Record<string, unknown>, file: st
     compileToolSchema(schema);
   } catch (e) {
     if (!ToolSchemaError.is(e)) throw e;
-    throw new PolicyError('invalid', file, `${file}: tools.${name}.input: not a valid JSON Schema (${e.message}).`, [`tools.${name}.input`]);
+    throw new PolicyError('invalid', file, `${file}: tools.${name}.input: not a valid JSON Schema (${e.message}).`, [`tools.${name}.input`], [{ path: ['tools', name, 'input'], message: `not a valid JSON Schema (${e.message})` }]);
   }
 }
 
-function agentEntries(p: PolicyFile): Array<[string, AgentPolicyInput]> {
-  const out: Array<[string, AgentPolicyInput]> = [];
-  if (p.defaults) out.push(['defaults', p.defaults]);
-  for (const [k, v] of Object.entries(p.agents ?? {})) out.push([`agents.${k}`, v]);
+function agentEntries(p: PolicyFile): Array<[string[], AgentPolicyInput]> {
+  const out: Array<[string[], AgentPolicyInput]> = [];
+  if (p.defaults) out.push([['defaults'], p.defaults]);
+  for (const [k, v] of Object.entries(p.agents ?? {})) out.push([['agents', k], v]);
   return out;
 }
 
-function checkRegexes(agent: AgentPolicyInput, where: string, file: string): void {
+function checkRegexes(agent: AgentPolicyInput, at: readonly string[], file: string): void {
+  const where = at.join('.');
   (agent.approval?.rules ?? []).forEach((rule, i) => {
     for (const [field, cond] of Object.entries(rule.when ?? {})) {
       if (cond.matches === undefined) continue;
@@ -126,7 +141,8 @@ function checkRegexes(agent: AgentPolicyInput, where: string, file: string): voi
         new RegExp(cond.matches);
       } catch (e) {
         const path = `${where}.approval.rules[${i}].when.${field}.matches`;
-        throw new PolicyError('invalid', file, `${file}: ${path}: not a valid regular expression (${(e as Error).message}).`, [path]);
+        const message = `not a valid regular expression (${(e as Error).message})`;
+        throw new PolicyError('invalid', file, `${file}: ${path}: ${message}.`, [path], [{ path: [...at, 'approval', 'rules', i, 'when', field, 'matches'], message }]);
       }
     }
   });
