@@ -19,13 +19,15 @@ export const rollbackCommandIds = {
   showSnapshot: 'airlock.showSnapshot',
 } as const;
 
-/** The answers the rollback questions offer (tests answer with these). */
+/**
+ * The answers the rollback questions offer (tests answer with these). There is no Cancel among them: the
+ * questions are modal, and VS Code's modal dialog has its own Cancel (and Escape), which answers undefined.
+ */
 export const rollbackChoices = {
   /** The confirmation when nothing conflicts. */
   confirm: (files: number) => `Roll Back ${files === 1 ? '1 File' : `${files} Files`}`,
   /** Overwrite files edited since the snapshot (their current bytes are snapshotted first). */
   force: 'Roll Back Anyway',
-  cancel: 'Cancel',
 } as const;
 
 export type RollbackOutcome =
@@ -295,7 +297,7 @@ function confirmQuestion(snapshot: Snapshot, plan: RollbackPlan, previewed: bool
       : `Redo the change that rollback ${snapshot.id} undid? Rolling this rollback back puts ${countFiles(n)} back as the apply ${snapshot.rollsBack ?? ''} left ${n === 1 ? 'it' : 'them'}.`;
   const lines = listed(plan.files.map((f) => `${f.path}: ${willDo(f.current?.hash === f.target?.hash ? 'same' : f.change)}`));
   const notes = [previewed ? 'The preview shows each file now and after the rollback.' : '', 'The rollback is itself snapshotted, so it can be redone.'].filter(Boolean).join(' ');
-  return { message, detail: `${lines}\n\n${notes}`, choices: [rollbackChoices.confirm(n), rollbackChoices.cancel] };
+  return { message, detail: `${lines}\n\n${notes}`, choices: [rollbackChoices.confirm(n)] };
 }
 
 function conflictQuestion(snapshot: Snapshot, plan: RollbackPlan, conflicts: readonly RollbackConflict[], again: boolean) {
@@ -306,7 +308,7 @@ function conflictQuestion(snapshot: Snapshot, plan: RollbackPlan, conflicts: rea
   const detail =
     `${lines}\n\nRolling back anyway overwrites ${k === 1 ? 'this change' : 'these changes'} with the content from before the snapshot. ` +
     `The current content is snapshotted first, so Redo brings it back.\n\nIn all, the rollback touches ${countFiles(plan.files.length)}: ${fileNames(plan.snapshot)}.`;
-  return { message, detail, choices: [rollbackChoices.force, rollbackChoices.cancel] };
+  return { message, detail, choices: [rollbackChoices.force] };
 }
 
 function willDo(change: FileChange | 'same'): string {

@@ -111,8 +111,8 @@ describe('Roll Back… and Show Snapshot… in a real VS Code', function () {
     await vscode.window.showTextDocument(doc);
     assert.equal(doc.getText(), '# after\n');
 
-    // Cancel at the confirmation: nothing is written.
-    const cancelled = await answering(() => rollbackChoices.cancel, () => rollback(id));
+    // Cancel at the confirmation (the modal's own Cancel answers undefined): nothing is written.
+    const cancelled = await answering(() => undefined, () => rollback(id));
     assert.deepEqual(cancelled.value, { status: 'cancelled', at: 'confirm' });
     assert.equal(cancelled.asked.length, 1);
     assert.deepEqual(read(modified), applied);
@@ -127,7 +127,7 @@ describe('Roll Back… and Show Snapshot… in a real VS Code', function () {
       () => rollback(id),
     );
     assert.ok(previewOpen, `the preview was open while the confirmation was asked (tabs: ${tabLabels().join(', ')})`);
-    assert.deepEqual(done.asked.map((q) => q.choices), [[rollbackChoices.confirm(3), rollbackChoices.cancel]]);
+    assert.deepEqual(done.asked.map((q) => q.choices), [[rollbackChoices.confirm(3)]]);
     assert.match(done.asked[0]!.detail ?? '', new RegExp(`${created}: removed`));
     assert.match(done.asked[0]!.detail ?? '', new RegExp(`${deleted}: recreated`));
     const result = rolledBack(done.value);
@@ -181,10 +181,10 @@ describe('Roll Back… and Show Snapshot… in a real VS Code', function () {
     const humanEdit = Buffer.from('applied\nand a human edit\n');
     write(edited, humanEdit);
 
-    const cancel = await answering(() => rollbackChoices.cancel, () => rollback(id));
+    const cancel = await answering(() => undefined, () => rollback(id));
     assert.deepEqual(cancel.value, { status: 'cancelled', at: 'conflicts' });
     assert.equal(cancel.asked.length, 1);
-    assert.deepEqual(cancel.asked[0]!.choices, [rollbackChoices.force, rollbackChoices.cancel]);
+    assert.deepEqual(cancel.asked[0]!.choices, [rollbackChoices.force]);
     assert.match(cancel.asked[0]!.message, new RegExp(`${edited} was changed after snapshot ${id}`));
     assert.match(cancel.asked[0]!.detail ?? '', new RegExp(`${edited}: edited since`));
     assert.deepEqual(read(edited), humanEdit);
