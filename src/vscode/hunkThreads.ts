@@ -93,7 +93,7 @@ export class HunkThreads implements vscode.Disposable {
       thread.state = decision ? vscode.CommentThreadState.Resolved : vscode.CommentThreadState.Unresolved;
       const body = decision
         ? `${decision === 'approved' ? '✓ Approved' : '✗ Rejected'}. ${decisions.size < hunks.length ? `${hunks.length - decisions.size} hunk${hunks.length - decisions.size === 1 ? '' : 's'} of this file still to decide; the file is applied once every hunk is decided (or use Approve in the editor title for all that are left).` : ''}`
-        : 'Approve or reject this hunk with the ✓ and ✗ buttons in this title bar. Once every hunk is decided, the approved ones are applied (snapshot first). Approve / Reject in the editor title decide the whole file.';
+        : '✓ approves this hunk, ✗ rejects it (buttons above). The file is applied once every hunk is decided; Approve / Reject in the editor title decide the whole file.';
       thread.comments = [{ body: new vscode.MarkdownString(body), mode: vscode.CommentMode.Preview, author: { name: 'Agent Airlock' } }];
       if (decision) thread.collapsibleState = vscode.CommentThreadCollapsibleState.Collapsed;
     });

@@ -28,7 +28,10 @@ export class Prompts {
       return answer as T | undefined;
     }
     const modal = question.modal ?? true;
-    return vscode.window.showWarningMessage(question.message, { modal, ...(question.detail ? { detail: question.detail } : {}) }, ...question.choices);
+    // A "Cancel" choice is the dialog's own close button (a modal otherwise adds a second Cancel of its own).
+    const items = question.choices.map((title) => ({ title, isCloseAffordance: title === 'Cancel' }));
+    const picked = await vscode.window.showWarningMessage(question.message, { modal, ...(question.detail ? { detail: question.detail } : {}) }, ...items);
+    return picked?.title;
   }
 
   /** Answers the questions with `answerer` instead of message boxes until the returned disposable is disposed. */

@@ -3,6 +3,7 @@
 import * as assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Locator } from 'playwright-core';
 import { useWorkbench } from './workbenchSession';
 
 describe('Airlock from the command palette', function () {
@@ -19,7 +20,7 @@ describe('Airlock from the command palette', function () {
     await wb.screenshot('01-open-policy');
   });
 
-  it('Airlock: Run Agent… runs an example agent, asks before a delete, and reports its proposals', async () => {
+  it('Airlock: Run Agent… runs an example agent, asks before a delete, and reports its proposals without touching the workspace', async () => {
     const wb = session.workbench;
     const formatJs = join(session.workspace, 'src', 'format.js');
     const before = readFileSync(formatJs, 'utf8');
@@ -43,23 +44,74 @@ describe('Airlock from the command palette', function () {
     await wb.screenshot('04-run-report');
     // Proposals only: the workspace file is untouched.
     assert.equal(readFileSync(formatJs, 'utf8'), before);
-
-    await wb.clickNotificationButton(done, 'Show Pending Changes');
-    const items = await wb.quickPickItems();
-    assert.ok(items.some((i) => /M\s+src\/format\.js/.test(i)), `pending changes offered: ${items.join(' | ')}`);
-    await wb.screenshot('05-pending-changes');
-    await wb.pickQuickItem(/src\/format\.js/);
-    await wb.waitForActiveTab('format.js.diff');
-    const diff = await wb.visibleEditorText();
-    assert.match(diff, /-export function formatPrice\(/);
-    assert.match(diff, /\+export function formatMoney\(/);
-    await wb.screenshot('06-pending-change-diff');
   });
 
-  it('Airlock: Stop All Agents says that nothing is running', async () => {
+  it('reviews a change with clicks: Pending Changes view → diff → Approve in the editor title → Roll Back… restores it', async () => {
     const wb = session.workbench;
-    await wb.runCommand('Airlock: Stop All Agents');
+    const page = wb.page;
+    const formatJs = join(session.workspace, 'src', 'format.js');
+    const before = readFileSync(formatJs, 'utf8');
+
+    // The Airlock view container in the activity bar, then the file in Pending Changes.
+    // (The count badge sits on top of the icon; a click on the icon is a click on the container.)
+    await page.locator('.activitybar .action-item a[aria-label^="Agent Airlock"]').first().click({ force: true });
+    const changesView = page.locator('.pane').filter({ has: page.locator('.pane-header', { hasText: 'Pending Changes' }) }).first();
+    const fileRow = changesView.locator('.monaco-list-row', { hasText: 'format.js' }).first();
+    await fileRow.waitFor({ timeout: 30_000 });
+    await wb.screenshot('05-pending-changes-view');
+    await fileRow.click();
+
+    // The real diff editor: the workspace file on the left, the proposal on the right.
+    await wb.waitForActiveTab(/format\.js \(proposed by refactor\)/);
+    const diff = page.locator('.editor-group-container.active .monaco-diff-editor').first();
+    await diff.waitFor({ timeout: 30_000 });
+    await expectText(diff.locator('.editor.original .view-lines').first(), /export function formatPrice\(/);
+    await expectText(diff.locator('.editor.modified .view-lines').first(), /export function formatMoney\(/);
+    // Each hunk carries its own Approve / Reject, as a comment thread on the proposed side.
+    await diff.locator('.review-widget', { hasText: 'Hunk 1 of 2' }).first().waitFor({ timeout: 30_000 });
+    await wb.screenshot('06-review-diff');
+
+    // Approve in the editor title: the file on disk changes (snapshot first).
+    await page.locator('.editor-group-container.active .editor-actions .action-label[aria-label^="Approve Change"]').first().click();
+    await wb.waitForNotification(/applied src\/format\.js \(snapshot /);
+    await waitUntil(() => readFileSync(formatJs, 'utf8') !== before, 'src/format.js to change on disk');
+    assert.match(readFileSync(formatJs, 'utf8'), /export function formatMoney\(/);
+    await wb.screenshot('07-approved');
+
+    // Roll Back… from the palette: pick the snapshot, see the preview, confirm; the bytes come back.
+    await wb.runCommand('Airlock: Roll Back…');
+    const snapshots = await wb.quickPickItems();
+    assert.ok(snapshots.some((i) => /refactor/.test(i) && /format\.js/.test(i)), `snapshots offered: ${snapshots.join(' | ')}`);
+    await wb.screenshot('08-rollback-pick');
+    await wb.pickQuickItem(/format\.js/);
+    const dialog = page.locator('.monaco-dialog-box');
+    await dialog.waitFor({ timeout: 30_000 });
+    await wb.screenshot('09-rollback-preview');
+    await dialog.locator('.monaco-button', { hasText: /^Roll Back/ }).first().click();
+    await waitUntil(() => readFileSync(formatJs, 'utf8') === before, 'src/format.js to be restored byte for byte');
+    await wb.waitForNotification(/Rolled back/);
+    await wb.screenshot('10-rolled-back');
+  });
+
+  it('the status bar shield offers Stop All Agents, which says that nothing is running', async () => {
+    const wb = session.workbench;
+    await wb.page.locator('.statusbar-item[aria-label^="Agent Airlock"]').first().click();
+    const items = await wb.quickPickItems();
+    assert.ok(items.some((i) => i.includes('Stop All Agents')) && items.some((i) => i.includes('Open Audit Timeline')) && items.some((i) => i.includes('Pending Changes')), `menu: ${items.join(' | ')}`);
+    await wb.screenshot('11-status-menu');
+    await wb.pickQuickItem('Stop All Agents');
     await wb.waitForNotification('no agents are running');
-    await wb.screenshot('07-stop-all');
   });
 });
+
+async function expectText(locator: Locator, pattern: RegExp): Promise<void> {
+  await waitUntil(async () => pattern.test((await locator.innerText()).replace(/\u00a0/g, ' ')), `text matching ${pattern}`);
+}
+
+async function waitUntil(ok: () => boolean | Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await ok())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
