@@ -71,9 +71,12 @@ describe('Agent Airlock in a real VS Code', function () {
       'airlock.showSnapshot', 'airlock.showStatusMenu', 'airlock.stopAll', 'airlock.stopRun',
     ]);
     const registered = new Set(await vscode.commands.getCommands(true));
-    for (const c of contributed) {
+    const palette = new Map(((extension.packageJSON.contributes.menus.commandPalette ?? []) as { command: string; when?: string }[]).map((m) => [m.command, m.when]));
+    for (const c of contributed as { command: string; category?: string; icon?: string }[]) {
       assert.ok(registered.has(c.command), `${c.command} is contributed but not registered`);
       assert.equal(c.category, 'Airlock', `${c.command} has no Airlock category`);
+      assert.match(c.icon ?? '', /^\$\([a-z-]+\)$/, `${c.command} has no icon for the menus it appears in`);
+      assert.ok(palette.get(c.command), `${c.command} has no when clause for the command palette`);
     }
   });
 
