@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AuditEvent, AuditEventInput } from '../../src/protocol/auditEvent';
 import { AuditLog } from '../../src/core/audit/auditLog';
-import type { AuditSink } from '../../src/core/audit/auditSink';
+import type { AppendOptions, AuditSink } from '../../src/core/audit/auditSink';
 import { Redactor } from '../../src/core/audit/redaction';
 import { secretScannerFrom } from '../../src/core/guard/secretScanner';
 import { AgentRuntime } from '../../src/core/runtime/agentRuntime';
@@ -20,9 +20,9 @@ const CALLS = 5000;
 class TimingSink implements AuditSink {
   readonly stamps: number[] = [];
   constructor(private readonly inner: AuditSink) {}
-  async append(e: AuditEventInput): Promise<AuditEvent> {
+  async append(e: AuditEventInput, options?: AppendOptions): Promise<AuditEvent> {
     if (e.type === 'tool.call') this.stamps.push(performance.now());
-    return this.inner.append(e);
+    return this.inner.append(e, options);
   }
 }
 

@@ -1,6 +1,7 @@
 // The crash test with real processes: a child appending events (in singles and bursts, folding the database as
-// it goes) is SIGKILLed at random moments, 50 times. After each kill every event it acknowledged as durable is
-// present, with the hash it was acknowledged with, in order, and the chain verifies.
+// it goes) is SIGKILLed at random moments, 50 times. After each kill every event it acknowledged is present —
+// those acknowledged as durable and those acknowledged as written alike — with the hash it was acknowledged
+// with, in order, and the chain verifies.
 import * as assert from 'node:assert/strict';
 import { AuditLog, verifyAuditLog } from '../../src/core/audit/auditLog';
 import { acks, removeDir, startWriter, tempStateDir } from '../fixtures/auditTestKit';

@@ -66,6 +66,87 @@ describe('AuditLog', function () {
       await log.close();
     });
 
+    it("an append acknowledged as 'written' resolves once in the journal; a later durable append waits for a sync that covers both", async () => {
+      let release: (() => void) | undefined;
+      let syncsStarted = 0;
+      const io: JournalIo = {
+        fdatasync: async (fd) => {
+          syncsStarted++;
+          await new Promise<void>((r) => (release = r));
+          await nodeJournalIo.fdatasync(fd);
+        },
+      };
+      const log = await AuditLog.open(dir, { journalIo: io, lazy: true, persist: { onClose: false } });
+      const heard: number[] = [];
+      log.onDidAppend((events) => heard.push(...events.map((e) => e.seq)));
+      const read = await log.append(sampleEvent(1), { ack: 'written' });
+      assert.equal(read.seq, 1);
+      assert.match(fs.readFileSync(join(dir, 'audit.journal'), 'utf8'), /marker-1-zq/, 'in the journal file (a kill of this process cannot lose it)');
+      let durable = false;
+      const write = log.append(sampleEvent(2)).then((e) => ((durable = true), e));
+      await sleep(50);
+      assert.equal(syncsStarted, 1, 'the durable append started the sync at once');
+      assert.equal(durable, false, 'not resolved before the sync completes');
+      assert.deepEqual(heard, [], 'listeners hear of events only once they are durable');
+      release!();
+      assert.equal((await write).seq, 2);
+      assert.deepEqual(heard, [1, 2], 'one sync covered the written event and the durable one after it');
+      await log.close();
+    });
+
+    it("early ('written') appends alone are synced moments later, and flush() waits for it", async () => {
+      let synced = 0;
+      const log = await AuditLog.open(dir, { lazy: true, persist: { onClose: false }, journalIo: { fdatasync: (fd) => nodeJournalIo.fdatasync(fd).then(() => void synced++) } });
+      for (let i = 1; i <= 20; i++) await log.append(sampleEvent(i), { ack: 'written' });
+      assert.ok(synced < 20, `${synced} syncs for 20 sequential early appends: they share syncs`);
+      await log.flush();
+      const before = synced;
+      assert.ok(before >= 1);
+      await sleep(30);
+      assert.equal(synced, before, 'nothing left unsynced after flush');
+      await log.close();
+      const v = await verifyAuditLog(dir);
+      assert.ok(v.ok && v.events === 20, v.message);
+    });
+
+    it('a writer keeps the lock between batches and hands it to another writer that waits: two logs on one folder take turns, one chain', async () => {
+      const a = await AuditLog.open(dir, { lazy: true, persist: { onClose: false } });
+      const b = await AuditLog.open(dir, { lazy: true, persist: { onClose: false } });
+      const appendMany = async (log: AuditLog, tag: string) => {
+        const acks: AuditEvent[] = [];
+        for (let i = 0; i < 150; i++) acks.push(await log.append(sampleEvent(i, { agent: tag }), { ack: i % 2 ? 'written' : 'durable' }));
+        return acks;
+      };
+      const [fromA, fromB] = await Promise.all([appendMany(a, 'a'), appendMany(b, 'b')]);
+      await Promise.all([a.close(), b.close()]);
+      const v = await verifyAuditLog(dir);
+      assert.ok(v.ok, v.message);
+      assert.equal(v.events, 300);
+      const seqs = [...fromA, ...fromB].map((e) => e.seq).sort((x, y) => x - y);
+      assert.deepEqual(seqs, Array.from({ length: 300 }, (_, i) => i + 1), 'every acknowledged event has its own seq');
+      assert.ok(!fs.existsSync(join(dir, 'audit.lock')), 'the lock is released on close');
+    });
+
+    it('a writer whose lock was taken over (it stalled, its lock looked abandoned) catches up before it writes again', async () => {
+      // Trusts its lock for 50 ms, and would otherwise keep it for a minute without appending.
+      const a = await AuditLog.open(dir, { lazy: true, persist: { onClose: false }, lockHold: { idleMs: 60_000, recheckMs: 50 } });
+      await a.append(sampleEvent(1));
+      // While `a` holds the lock, its file is made to look abandoned (a dead owner), as a minute-long stall would.
+      const dead = JSON.parse(fs.readFileSync(join(dir, 'audit.lock'), 'utf8')) as { pid: number; token: string };
+      fs.writeFileSync(join(dir, 'audit.lock'), JSON.stringify({ ...dead, pid: 2 ** 22 + 7, token: 'abandoned' }));
+      const b = await AuditLog.open(dir, { lazy: true, persist: { onClose: false } });
+      await b.append(sampleEvent(2));
+      await b.append(sampleEvent(3));
+      await b.close();
+      await sleep(80);
+      const next = await a.append(sampleEvent(4));
+      assert.equal(next.seq, 4, 'a followed what b appended');
+      await a.close();
+      const v = await verifyAuditLog(dir);
+      assert.ok(v.ok, v.message);
+      assert.equal(v.events, 4);
+    });
+
     it('group-commits concurrent appends into few fdatasyncs, in call order', async () => {
       let syncs = 0;
       const log = await AuditLog.open(dir, { lazy: true, journalIo: { fdatasync: (fd) => (syncs++, nodeJournalIo.fdatasync(fd)) } });

@@ -1,10 +1,13 @@
 // The pipeline's ordering promise: a tool call's effect is never visible before its audit event is durable,
-// and when the audit log cannot be written the run halts instead of acting unaudited.
+// and when the audit log cannot be written the run halts instead of acting unaudited. A read's content reaches
+// the agent alone: its event is in the journal (safe from a kill) before the content is returned, and durable
+// before any later effect.
 import * as assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AuditEvent, AuditEventInput } from '../../src/protocol/auditEvent';
+import { nodeJournalIo } from '../../src/core/audit/auditJournal';
 import { AuditLog } from '../../src/core/audit/auditLog';
 import type { AuditSink } from '../../src/core/audit/auditSink';
 import { Redactor } from '../../src/core/audit/redaction';
@@ -62,6 +65,47 @@ describe('guard pipeline: audit before effect', () => {
     assert.deepEqual(seenAtAppend, ['old']);
     const events = await log.query({ limit: 10 });
     assert.equal(events.events.filter((e) => e.tool === 'fs.write').length, 1);
+    await log.close();
+  });
+
+  it("a read returns once its event is in the journal; the write after it becomes visible only once a sync covers both", async () => {
+    const ws = makeWorkspace({ 'a.txt': 'old' });
+    const state = mkdtempSync(join(tmpdir(), 'airlock-state-'));
+    let release: (() => void) | undefined;
+    const log = await AuditLog.open(state, {
+      lazy: true,
+      persist: { onClose: false },
+      journalIo: {
+        fdatasync: async (fd) => {
+          await new Promise<void>((r) => (release = r));
+          await nodeJournalIo.fdatasync(fd);
+        },
+      },
+    });
+    const overlay = new StagingOverlay(ws, () => true);
+    const pipeline = pipelineWith(ws, log, overlay, []);
+    const read = await pipeline.handle({ runId: 'r1', callId: 1, tool: 'fs.read', args: { path: 'a.txt' } });
+    assert.deepEqual(read, { ok: true, value: 'old' });
+    assert.match(readFileSync(join(state, 'audit.journal'), 'utf8'), /"tool":"fs.read"/, 'the read is in the journal before its content is returned');
+    const write = pipeline.handle({ runId: 'r1', callId: 2, tool: 'fs.write', args: { path: 'a.txt', content: 'new' } });
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(overlay.read('a.txt').toString(), 'old', 'no sync yet: the write is not visible');
+    // Let the held syncs complete one at a time: one covers both events, or (when the read's own sync had already
+    // started) the second one covers the write.
+    let settled = false;
+    void write.then(() => (settled = true));
+    for (let syncs = 0; !settled; syncs++) {
+      assert.ok(syncs < 2, 'at most two syncs before the write is visible');
+      while (!release) await new Promise((r) => setTimeout(r, 5));
+      const r = release;
+      release = undefined;
+      r();
+      await new Promise((r) => setTimeout(r, 30));
+    }
+    assert.deepEqual(await write, { ok: true, value: { path: 'a.txt', kind: 'modify', staged: true } });
+    assert.equal(overlay.read('a.txt').toString(), 'new');
+    const v = await log.verify();
+    assert.ok(v.ok && v.events === 2, v.message);
     await log.close();
   });
 

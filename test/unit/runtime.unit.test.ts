@@ -4,8 +4,12 @@ import * as assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import type { AuditEvent, AuditEventInput } from '../../src/protocol/auditEvent';
+import type { AppendOptions } from '../../src/core/audit/auditSink';
+import { Redactor } from '../../src/core/audit/redaction';
+import { secretScannerFrom } from '../../src/core/guard/secretScanner';
 import { hashTree } from '../helpers/hashTree';
-import { disposeRuntime, makeWorkspace, repoRoot, runAgent, ScriptedGate, writeAgent, writePolicy } from '../helpers/agentHarness';
+import { disposeRuntime, makeWorkspace, repoRoot, runAgent, ScriptedGate, testRuntime, writeAgent, writePolicy } from '../helpers/agentHarness';
 
 const example = (name: string) => join(repoRoot, 'examples', 'agents', `${name}.agent.js`);
 
@@ -241,6 +245,41 @@ describe('runtime: guard pipeline steps', function () {
     assert.equal(report.status, 'halted');
     assert.match(report.reason, /stopped: kill switch/);
     assert.ok(took < 1000, `stopped after ${took.toFixed(0)} ms`);
+  });
+
+  it("log lines are shown only once their event is durable, in order, after the reads they may quote", async () => {
+    const ws = makeWorkspace({ 'secret-plan.txt': 'launch at dawn' });
+    writePolicy(ws, basePolicy());
+    const agent = writeAgent(`export default async (ctx) => { const t = await ctx.fs.read('secret-plan.txt'); ctx.log('1: ' + t); console.log('2'); ctx.log('3'); return 'ok'; }`);
+    const trail: string[] = [];
+    let seq = 0;
+    const sink = {
+      async append(e: AuditEventInput, options?: AppendOptions): Promise<AuditEvent> {
+        const n = ++seq;
+        trail.push(`append #${n} ${e.type}${e.tool ? ` ${e.tool}` : ''} (${options?.ack ?? 'durable'})`);
+        // Durability takes a while here: whatever shows a line must wait for it.
+        if (options?.ack !== 'written') await new Promise((r) => setTimeout(r, 20));
+        trail.push(`durable #${n}`);
+        return { ...e, seq: n, ts: new Date().toISOString(), prevHash: '', hash: '' } as AuditEvent;
+      },
+    };
+    const run = await testRuntime().start({
+      workspace: ws,
+      agentFile: agent,
+      task: '',
+      gate: new ScriptedGate(false),
+      audit: sink,
+      scanner: secretScannerFrom(new Redactor()),
+      onLog: (l) => trail.push(`shown ${l.message}`),
+    });
+    const report = await run.done;
+    assert.equal(report.status, 'completed');
+    const at = (entry: string) => trail.indexOf(entry);
+    assert.match(trail.find((t) => t.includes('fs.read'))!, /\(written\)/, 'the read is acknowledged once written');
+    const shown = trail.filter((t) => t.startsWith('shown'));
+    assert.deepEqual(shown, ['shown 1: launch at dawn', 'shown 2', 'shown 3'], 'every line, in order');
+    const logSeqs = trail.filter((t) => t.startsWith('append') && t.includes(' log ')).map((t) => Number(/#(\d+)/.exec(t)![1]));
+    shown.forEach((line, i) => assert.ok(at(`durable #${logSeqs[i]}`) < at(line), `"${line}" after its event is durable`));
   });
 
   it('timeout: the wall-clock limit ends a busy agent as failed', async () => {

@@ -1,21 +1,23 @@
 // The writer lock of one audit log, shared by every process that appends to it (two editor windows, the CLI
-// beside the extension). It is held only while a batch is written and synced, so writers take turns rather
-// than shut each other out. The lock file names its owner (pid, host, boot); a lock whose owner has died is
-// taken over at once, so a crash never blocks the next writer.
+// beside the extension). A writer keeps it while it is busy appending and hands it over as soon as another
+// process says it is waiting (AuditLog decides when), so writers take turns rather than shut each other out.
+// The lock file names its owner (pid, host, boot); a lock whose owner has died is taken over at once, so a
+// crash never blocks the next writer. A holder refreshes the file's time while it holds it (`refresh`), so a
+// long hold is not mistaken for a lock left behind by a reused pid.
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { AuditError, auditIoError } from './auditError';
 import { lockOwnerAlive, newLockOwner, parseLockOwner, type LockOwner } from '../lockOwner';
 
-
-/** A lock older than this is taken over even if its pid looks alive (the pid was reused after a crash). */
+/** A lock unrefreshed for this long is taken over even if its pid looks alive (the pid was reused after a crash). */
 const HELD_TOO_LONG_MS = 60_000;
+/** How often a holder must `refresh` the lock to stay well clear of HELD_TOO_LONG_MS. */
+export const LOCK_REFRESH_MS = 10_000;
 /** An empty lock file (created, not yet written) older than this was left by a process that died in between. */
 const UNWRITTEN_STALE_MS = 5_000;
 const STEAL_GUARD_STALE_MS = 10_000;
 const WAIT_MARK = '.wait-';
-
 
 export class AuditWriterLock {
   private token: string | undefined;
@@ -63,7 +65,10 @@ export class AuditWriterLock {
     return file;
   }
 
-  /** Whether another live process is waiting for the lock: a writer with more to do should pause a little. */
+  /**
+   * Whether another writer (another process, or another log opened on the same folder in this one) is waiting
+   * for the lock: a holder should hand it over.
+   */
   othersWaiting(): boolean {
     const dir = dirname(this.path);
     const prefix = `${basename(this.path)}${WAIT_MARK}`;
@@ -76,7 +81,8 @@ export class AuditWriterLock {
     for (const name of names) {
       if (!name.startsWith(prefix)) continue;
       const pid = Number(name.slice(prefix.length).split('-')[0]);
-      if (pid === process.pid) continue;
+      // A live waiter of this very process is another log on the same folder: it waits for us all the same.
+      if (pid === process.pid) return true;
       try {
         process.kill(pid, 0);
         return true;
@@ -105,6 +111,33 @@ export class AuditWriterLock {
     return owner === 'unreadable' ? 'unknown' : owner;
   }
 
+  /**
+   * Checks that the lock file still names this holder and renews its time (a lock unrefreshed for a minute may
+   * be taken over). False when the lock was lost (taken over after this process stalled, or deleted by hand):
+   * it is then no longer held, and the caller must acquire it again and catch up before writing.
+   */
+  refresh(): boolean {
+    const token = this.token;
+    if (!token) return false;
+    let owner: LockOwner | 'gone' | 'unreadable';
+    try {
+      owner = readOwner(this.path);
+    } catch {
+      owner = 'unreadable';
+    }
+    if (typeof owner !== 'object' || owner.token !== token) {
+      this.token = undefined;
+      return false;
+    }
+    try {
+      const now = new Date();
+      fs.utimesSync(this.path, now, now);
+    } catch {
+      // The check above is what matters; a failed touch only shortens how long the hold looks fresh.
+    }
+    return true;
+  }
+
   release(): void {
     const token = this.token;
     this.token = undefined;
@@ -130,7 +163,6 @@ function readOwner(path: string): LockOwner | 'gone' | 'unreadable' {
   }
   return parseLockOwner(text);
 }
-
 
 function olderThan(path: string, ms: number): boolean {
   try {

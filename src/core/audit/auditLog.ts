@@ -1,7 +1,8 @@
 // The audit log (DESIGN §4.4, §5): durable before `append` resolves, hash-chained, redacted before storage, and
-// queryable at a million events. Appends go to a write-ahead journal (group-committed: one write and one
-// fdatasync per batch) and are folded into a sql.js database, which is written out whole only now and then,
-// so an append costs the same whatever the size of the log. See docs/audit.md for the layout and the why.
+// queryable at a million events. Appends go to a write-ahead journal (one write per batch, fdatasync'd in the
+// background and group-committed: one sync covers everything written before it started) and are folded into a
+// sql.js database, which is written out whole only now and then, so an append costs the same whatever the size
+// of the log. See docs/audit.md for the layout, the durability levels and the why.
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
@@ -27,9 +28,9 @@ import {
   syncDir,
 } from './auditJournal';
 import type { ChainHead, JournalContents, JournalIo, StoredEvent } from './auditJournal';
-import { AuditWriterLock } from './auditLock';
+import { AuditWriterLock, LOCK_REFRESH_MS } from './auditLock';
 import type { AuditPage, AuditQuery, RunDetail, RunSummary, RunsQuery } from './auditQuery';
-import type { AuditSink } from './auditSink';
+import type { AppendOptions, AuditSink } from './auditSink';
 import { canonicalJson, chainHash, ChainVerifier, GENESIS_HASH, loadCanonicalJson } from './hashChain';
 import type { VerifyResult } from './hashChain';
 import { Redactor, wellFormed } from './redaction';
@@ -38,8 +39,22 @@ const gzipAsync = promisify(gzip);
 
 export const LOCK_FILE = 'audit.lock';
 
-/** Events per journal write (and per fdatasync) at most; more in flight are taken by the next batch. */
+/** Events per journal write at most; more in flight are taken by the next batch. */
 const MAX_BATCH = 2048;
+/** A writer keeps the lock between batches; it lets go after this long without appending. */
+const IDLE_RELEASE_MS = 100;
+/** While holding the lock: how often to look for a waiting writer, for idleness, and whether to refresh. */
+const LOCK_TICK_MS = 20;
+/** A batch written this long after the lock was last checked checks it first (this process may have stalled). */
+const LOCK_RECHECK_MS = 5_000;
+/** After handing the lock to a waiting writer, wait this long before taking it back. */
+const YIELD_MS = 8;
+/**
+ * When nobody waits for the next fdatasync (only early appends were written since the last one), it starts this
+ * much later, so a busy stream of reads shares one sync instead of paying one each. A durable append starts it
+ * at once.
+ */
+const EARLY_SYNC_DELAY_MS = 2;
 /** Committed events wait in memory at most this long (or this many) before they are inserted into the database. */
 const DB_INSERT_DELAY_MS = 50;
 const DB_INSERT_BATCH = 5000;
@@ -59,6 +74,11 @@ export interface AuditLogOptions {
   readonly persist?: { readonly minEvents?: number; readonly ratio?: number; readonly onClose?: boolean };
   /** How long an append may wait for another process's writer lock. */
   readonly lockTimeoutMs?: number;
+  /**
+   * How long a writer keeps the lock while it appends nothing (100 ms), and how long it trusts that it still
+   * holds it before checking the lock file again (5 s). For tests.
+   */
+  readonly lockHold?: { readonly idleMs?: number; readonly recheckMs?: number };
   /** The clock for event timestamps (tests). */
   readonly clock?: () => number;
   /** File operations (tests hold back or fail fdatasync with it). */
@@ -88,6 +108,47 @@ interface Pending {
   readonly input: Record<string, unknown>;
   readonly resolve: (e: AuditEvent) => void;
   readonly reject: (e: unknown) => void;
+  /** Resolve once written to the journal (ack 'written') rather than once durable. */
+  readonly early: boolean;
+}
+
+/** An event written to the journal and not yet known to be durable. */
+interface Unsynced {
+  readonly stored: StoredEvent;
+  readonly event: AuditEvent;
+  readonly pending: Pending;
+}
+
+/**
+ * Serialises what, within this process, needs the journal to stand still: writing a batch, loading or
+ * rebuilding the database, writing it out and rotating the journal. (The file lock does the same between
+ * processes.) Entering is synchronous when it is free, so a batch costs no extra turn of the event loop.
+ */
+class Section {
+  private held = false;
+  private readonly waiting: Array<() => void> = [];
+
+  get busy(): boolean {
+    return this.held;
+  }
+
+  tryEnter(): boolean {
+    if (this.held) return false;
+    this.held = true;
+    return true;
+  }
+
+  enter(): Promise<void> {
+    if (this.tryEnter()) return Promise.resolve();
+    return new Promise<void>((resolve) => this.waiting.push(resolve));
+  }
+
+  leave(): void {
+    const next = this.waiting.shift();
+    // Handed straight to the next in line: `held` stays true.
+    if (next) next();
+    else this.held = false;
+  }
 }
 
 export class AuditLog implements AuditSink {
@@ -109,8 +170,21 @@ export class AuditLog implements AuditSink {
   private pendingDb: StoredEvent[] = [];
   private dbTimer: NodeJS.Timeout | undefined;
   private queue: Pending[] = [];
-  private committing: Promise<void> | undefined;
-  private running = false;
+  private pumping = false;
+  /** Written to the journal, in journal order, waiting for an fdatasync to cover them. */
+  private unsynced: Unsynced[] = [];
+  /** How many of `unsynced` wait for durability (not early). */
+  private unsyncedWaiting = 0;
+  private syncing: Promise<void> | undefined;
+  private syncTimer: NodeJS.Timeout | undefined;
+  private readonly section = new Section();
+  private readonly idleWaiters: Array<() => void> = [];
+  /** When the lock was last acquired or checked (Date.now()). */
+  private lockCheckedAt = 0;
+  private lastBatchAt = 0;
+  private lockTimer: NodeJS.Timeout | undefined;
+  /** After yielding the lock to another writer: not before this time (Date.now()). */
+  private resumeAt = 0;
   private background: Promise<unknown>[] = [];
   private broken: AuditError | undefined;
   private closed = false;
@@ -159,9 +233,12 @@ export class AuditLog implements AuditSink {
 
   /**
    * Redacts, chains and appends an event; resolves once it is on disk (fdatasync'd), so the caller may then
-   * make the effect visible. Rejects with AuditError (`disk-full`, `permission-denied`, …): the run must halt.
+   * make the effect visible. With `{ ack: 'written' }` it resolves as soon as the event is in the journal file
+   * (a kill of this process cannot lose it any more); its fdatasync is already under way, and completes before
+   * any later durable append resolves (see AppendOptions). Rejects with AuditError (`disk-full`,
+   * `permission-denied`, …): the run must halt.
    */
-  append(input: AuditEventInput): Promise<AuditEvent> {
+  append(input: AuditEventInput, options: AppendOptions = {}): Promise<AuditEvent> {
     if (this.options.readOnly) return Promise.reject(new AuditError('closed', 'This audit log was opened read-only.'));
     if (this.broken) return Promise.reject(this.broken);
     if (this.closed) return Promise.reject(new AuditError('closed', 'The audit log is closed.'));
@@ -172,19 +249,33 @@ export class AuditLog implements AuditSink {
       return Promise.reject(e);
     }
     return new Promise<AuditEvent>((resolve, reject) => {
-      this.queue.push({ input: clean, resolve, reject });
-      if (!this.running) {
-        // Set synchronously, and cleared synchronously when the loop finds the queue empty, so an append made
-        // while the loop is winding down is never left behind.
-        this.running = true;
-        this.committing = this.commitLoop();
+      this.queue.push({ input: clean, resolve, reject, early: options.ack === 'written' });
+      if (!this.pumping) {
+        // Set synchronously, and cleared synchronously when the pump finds the queue empty, so an append made
+        // while it is winding down is never left behind. The pump starts after the current task, so appends
+        // made together (Promise.all) go into one write.
+        this.pumping = true;
+        queueMicrotask(() => void this.pump());
       }
     });
   }
 
   /** Resolves when everything appended so far is durable (or has failed). */
   async flush(): Promise<void> {
-    while (this.running) await this.committing;
+    while (!this.idle()) {
+      // Whoever flushes waits for durability: an fdatasync held back for early appends starts now.
+      this.startSync(true);
+      await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+    }
+  }
+
+  private idle(): boolean {
+    return !this.pumping && this.queue.length === 0 && this.unsynced.length === 0 && this.syncing === undefined;
+  }
+
+  private settle(): void {
+    if (!this.idle()) return;
+    for (const w of this.idleWaiters.splice(0)) w();
   }
 
   /** Validates and redacts an input event into the fields that will be hashed. */
@@ -210,56 +301,189 @@ export class AuditLog implements AuditSink {
     return out;
   }
 
-  private async commitLoop(): Promise<void> {
+  /**
+   * Writes what is queued, a batch at a time, under the lock, and hands each batch to the syncer. Early (ack
+   * 'written') appends resolve here; the others when an fdatasync that started after their write completes.
+   */
+  private async pump(): Promise<void> {
     for (;;) {
-      // Checked and cleared in the same synchronous step: an append arriving after this starts a new loop.
+      // Checked and cleared in the same synchronous step: an append arriving after this starts a new pump.
       if (this.queue.length === 0) {
-        this.running = false;
+        this.pumping = false;
+        this.settle();
         return;
       }
       if (this.broken) {
         for (const p of this.queue.splice(0)) p.reject(this.broken);
         continue;
       }
+      if (!this.section.tryEnter()) await this.section.enter();
       const batch = this.queue.splice(0, MAX_BATCH);
-      let committed: Array<{ stored: StoredEvent; pending: Pending }> = [];
+      let written: Unsynced[];
       try {
-        await this.lock.acquire();
-        try {
-          this.catchUp();
-          committed = this.writeBatch(batch);
-          if (committed.length > 0) await this.journal!.sync();
-        } finally {
-          this.lock.release();
-        }
+        if (this.broken) throw this.broken;
+        if (!this.lockIsFresh()) await this.takeLock();
+        written = this.writeBatch(batch);
       } catch (e) {
         const err = AuditError.is(e) ? e : auditIoError(e, 'writing', this.journalPath);
-        // After a failed write or fdatasync nothing about the journal's tail can be trusted: stop appending.
+        // After a failed write nothing about the journal's tail can be trusted: stop appending.
         if (err.reason !== 'locked') this.broken = err;
         for (const p of batch) p.reject(err);
         continue;
+      } finally {
+        this.section.leave();
       }
-      const events = committed.map(({ stored, pending }) => {
-        const ev = Object.assign({}, stored.event, { hash: stored.hash }) as AuditEvent;
-        pending.resolve(ev);
-        return ev;
-      });
-      if (this.db) this.queueForDatabase(committed.map((c) => c.stored));
-      this.emit(events);
-      if (this.shouldPersist()) await this.persistNow().catch((e) => this.warn(`The audit database could not be written out (${(e as Error).message}); the journal still holds every event.`));
-      // Another process waits for the lock: leave it a gap before taking it again for the next batch.
-      if (this.queue.length > 0 && this.lock.othersWaiting()) await new Promise((r) => setTimeout(r, 8));
+      this.lastBatchAt = Date.now();
+      for (const w of written) {
+        if (w.pending.early) w.pending.resolve(w.event);
+        else this.unsyncedWaiting++;
+        this.unsynced.push(w);
+      }
+      this.startSync();
+    }
+  }
+
+  /**
+   * Starts an fdatasync of the journal unless one is running; when it completes, everything written before it
+   * started is durable: those appends resolve, the events go to listeners and into the database.
+   */
+  private startSync(now = false): void {
+    if (this.syncing || this.unsynced.length === 0) return;
+    if (!now && this.unsyncedWaiting === 0) {
+      this.syncTimer ??= setTimeout(() => {
+        this.syncTimer = undefined;
+        this.startSync(true);
+      }, EARLY_SYNC_DELAY_MS);
+      return;
+    }
+    if (this.syncTimer) clearTimeout(this.syncTimer);
+    this.syncTimer = undefined;
+    const covered = this.unsynced.length;
+    this.syncing = this.journal!.sync().then(
+      () => {
+        this.syncing = undefined;
+        const done = this.unsynced.splice(0, covered);
+        for (const d of done) {
+          if (!d.pending.early) {
+            this.unsyncedWaiting--;
+            d.pending.resolve(d.event);
+          }
+        }
+        if (this.db) this.queueForDatabase(done.map((d) => d.stored));
+        this.emit(done.map((d) => d.event));
+        this.startSync();
+        if (!this.syncing && this.shouldPersist()) {
+          this.track(this.persistNow().catch((e) => this.warn(`The audit database could not be written out (${(e as Error).message}); the journal still holds every event.`)));
+        }
+        this.settle();
+      },
+      (e: unknown) => {
+        this.syncing = undefined;
+        // After a failed fdatasync nothing about the journal's tail can be trusted: stop appending. An event whose
+        // fdatasync failed may still be found in the journal later: a rejection means "not known to be durable".
+        const err = AuditError.is(e) ? e : auditIoError(e, 'syncing', this.journalPath);
+        this.broken = err;
+        for (const d of this.unsynced.splice(0)) if (!d.pending.early) d.pending.reject(err);
+        this.unsyncedWaiting = 0;
+        this.settle();
+      },
+    );
+  }
+
+  /** Waits until everything written is durable. Call inside the section, so nothing new is written meanwhile. */
+  private async drainSync(): Promise<void> {
+    while (this.syncing || this.unsynced.length > 0) {
+      if (!this.syncing) this.startSync(true);
+      await this.syncing;
+    }
+  }
+
+  // ---------------------------------------------------------------- the writer lock, kept between batches
+
+  /** Held, and known to be ours recently enough that nobody else can have written since. */
+  private lockIsFresh(): boolean {
+    return this.lock.held && Date.now() - this.lockCheckedAt < (this.options.lockHold?.recheckMs ?? LOCK_RECHECK_MS);
+  }
+
+  /**
+   * Makes sure this process holds the writer lock and has caught up with the journal. A lock still held is only
+   * checked (and refreshed); a lock taken anew is followed by reading what other writers appended meanwhile.
+   */
+  private async takeLock(): Promise<void> {
+    if (this.lock.held && this.lock.refresh()) {
+      this.lockCheckedAt = Date.now();
+      return;
+    }
+    // Not held, or lost while this process stalled (another writer took it over): take it and catch up.
+    this.stopLockTimer();
+    const wait = this.resumeAt - Date.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    await this.lock.acquire();
+    this.lockCheckedAt = Date.now();
+    try {
+      this.catchUp();
+    } catch (e) {
+      this.releaseLock();
+      throw e;
+    }
+    this.lockTimer = setInterval(() => this.lockTick(), LOCK_TICK_MS);
+    this.lockTimer.unref();
+  }
+
+  /** Lets go of the lock when idle or when another writer waits for it; keeps a long hold refreshed. */
+  private lockTick(): void {
+    if (!this.lock.held) return this.stopLockTimer();
+    if (this.section.busy) return;
+    const now = Date.now();
+    if (this.closed || now - this.lastBatchAt >= (this.options.lockHold?.idleMs ?? IDLE_RELEASE_MS)) return this.releaseLock();
+    if (this.lock.othersWaiting()) {
+      this.releaseLock();
+      this.resumeAt = now + YIELD_MS;
+      return;
+    }
+    if (now - this.lockCheckedAt >= LOCK_REFRESH_MS) {
+      if (this.lock.refresh()) this.lockCheckedAt = now;
+      else this.stopLockTimer();
+    }
+  }
+
+  private releaseLock(): void {
+    this.stopLockTimer();
+    this.lock.release();
+  }
+
+  private stopLockTimer(): void {
+    if (this.lockTimer) clearInterval(this.lockTimer);
+    this.lockTimer = undefined;
+  }
+
+  /**
+   * Runs `fn` with the journal standing still and durable (nothing written and unsynced), under the writer lock,
+   * caught up with other writers. For loading the database, writing it out, following other writers.
+   */
+  private async exclusive<T>(fn: () => Promise<T> | T): Promise<T> {
+    await this.section.enter();
+    const wasHeld = this.lock.held;
+    try {
+      await this.drainSync();
+      if (this.broken) throw this.broken;
+      if (!this.lockIsFresh()) await this.takeLock();
+      return await fn();
+    } finally {
+      // A lock taken just for this is given back at once; one kept for appending stays (lockTick lets it go).
+      if (!wasHeld && this.lock.held) this.releaseLock();
+      this.section.leave();
     }
   }
 
   /** Assigns seq, ts and the chain to each event and writes them in one go. Runs under the lock. */
-  private writeBatch(batch: readonly Pending[]): Array<{ stored: StoredEvent; pending: Pending }> {
+  private writeBatch(batch: readonly Pending[]): Unsynced[] {
     let { seq, hash, ts } = this.head;
     const nowIso = new Date(this.clock()).toISOString();
     // ts never goes backwards along the chain (a clock step back is clamped), so a time range is a seq range.
     const eventTs = nowIso < ts ? ts : nowIso;
     const lines: string[] = [];
-    const out: Array<{ stored: StoredEvent; pending: Pending }> = [];
+    const out: Unsynced[] = [];
     for (const p of batch) {
       // The prepared object is ours: completing it in place avoids copying every event once more.
       const event = p.input;
@@ -279,7 +503,7 @@ export class AuditLog implements AuditSink {
       seq += 1;
       const h = chainHash(hash, body);
       lines.push(encodeRecordLine(h, body));
-      out.push({ stored: { seq, hash: h, body, event }, pending: p });
+      out.push({ stored: { seq, hash: h, body, event }, event: Object.assign({}, event, { hash: h }) as AuditEvent, pending: p });
       hash = h;
       ts = eventTs;
     }
@@ -393,12 +617,11 @@ export class AuditLog implements AuditSink {
   private async persistNow(): Promise<void> {
     if (this.persisting) return;
     this.persisting = true;
-    let bytes: Uint8Array;
+    let bytes!: Uint8Array;
     let rotated: string | undefined;
     try {
-      await this.lock.acquire();
-      try {
-        this.catchUp();
+      // Everything written is durable before the journal is rotated (and no fdatasync is left on its old fd).
+      await this.exclusive(async () => {
         await this.ensureDatabaseLocked();
         this.insertPending();
         bytes = this.db!.export(this.head);
@@ -411,9 +634,7 @@ export class AuditLog implements AuditSink {
           syncDir(this.segmentsDir);
           this.openJournal();
         }
-      } finally {
-        this.lock.release();
-      }
+      });
     } catch (e) {
       this.persisting = false;
       throw auditIoError(e, 'writing out', this.dbPath);
@@ -550,12 +771,9 @@ export class AuditLog implements AuditSink {
       }
     } else {
       await this.flush();
-      await this.lock.acquire();
-      try {
-        this.catchUp();
-      } finally {
-        this.lock.release();
-      }
+      // Taking the lock catches up with the other writers; a lock this process holds means there is nothing to
+      // catch up with.
+      await this.exclusive(() => undefined);
     }
     return this.head.seq - before;
   }
@@ -690,8 +908,7 @@ export class AuditLog implements AuditSink {
 
   private async rebuildLoaded(why: string): Promise<void> {
     const writer = !this.options.readOnly;
-    if (writer) await this.lock.acquire();
-    try {
+    const rebuildNow = async () => {
       const bytes = fs.existsSync(this.dbPath) ? fs.readFileSync(this.dbPath) : Buffer.alloc(0);
       const journal = readJournalFile(this.journalPath);
       const rebuilt = await this.rebuild(bytes, journal, `SQLite: ${why}`, writer);
@@ -701,9 +918,9 @@ export class AuditLog implements AuditSink {
       this.db = rebuilt;
       this.pendingDb = this.pendingDb.filter((r) => r.seq > rebuilt.maxSeq);
       this.warn(this.report.messages[this.report.messages.length - 1] ?? 'The audit database was rebuilt.');
-    } finally {
-      if (writer) this.lock.release();
-    }
+    };
+    if (writer) await this.exclusive(rebuildNow);
+    else await rebuildNow();
   }
 
   /** Every event matching `q` (paging fields ignored), oldest first, read a page at a time (for export). */
@@ -748,12 +965,8 @@ export class AuditLog implements AuditSink {
   private async database(): Promise<AuditDatabase> {
     if (!this.db) {
       if (this.closed) throw new AuditError('closed', 'The audit log is closed.');
-      await this.lock.acquire();
-      try {
-        await this.ensureDatabaseLocked();
-      } finally {
-        this.lock.release();
-      }
+      // The database holds durable events only: loading waits for what is written to be synced.
+      await this.exclusive(() => this.ensureDatabaseLocked());
     }
     this.insertPending();
     return this.db!;
@@ -798,6 +1011,7 @@ export class AuditLog implements AuditSink {
       }
     }
     await this.settleBackground();
+    this.releaseLock();
     this.db?.close();
     this.db = undefined;
     this.journal?.close();

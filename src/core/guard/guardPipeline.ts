@@ -1,10 +1,14 @@
 // The guard pipeline (DESIGN §3): every tool call of one run passes validate → scope → limits → breaker →
 // approval → execute → output guard, and each outcome is appended to the audit log before its effect is visible.
+// An effect is visible once something outside the run can see it: the workspace, the network, a person (a staged
+// change, an approval prompt, the report). A read's content and a refusal are seen by the agent alone, which can
+// pass them on only through a later call or log line; their events are acknowledged once written to the journal
+// (ack 'written') and made durable before that later event's effect (docs/audit.md, "Durability").
 import { createHash } from 'node:crypto';
 import picomatch from 'picomatch';
 import type { AuditEventInput, ApprovalLevel, Decision } from '../../protocol/auditEvent';
 import type { ToolCallParams, ToolCallResult } from '../../protocol/sandboxProtocol';
-import type { AuditSink } from '../audit/auditSink';
+import type { AppendAck, AuditSink } from '../audit/auditSink';
 import { FetchError, type HostFetch } from '../net/hostFetch';
 import type { ResolvedPolicy } from '../policy/policySchema';
 import type { ApprovalAnswer, ApprovalGate, ApprovalRequest } from '../runtime/approvalGate';
@@ -69,9 +73,12 @@ interface Outcome {
   readonly auditResult: unknown;
   readonly decision: Decision;
   readonly costUsd?: number;
+  /** 'written' when only the agent sees the outcome (see the top of this file); durable otherwise. */
+  readonly ack?: AppendAck;
 }
 
 const levelRank: Record<ApprovalLevel, number> = { auto: 0, review: 1, require: 2, deny: 3 };
+const WRITTEN = { ack: 'written' } as const;
 
 export class GuardPipeline {
   readonly stats: CallStats = { total: 0, denied: 0, bytesWritten: 0, costUsd: 0 };
@@ -107,7 +114,8 @@ export class GuardPipeline {
   async handle(call: ToolCallParams): Promise<ToolCallResult> {
     const started = this.now();
     this.stats.total++;
-    const base = { tool: call.tool, reason: call.reason };
+    // Events are built as literals, not spread from a shared base: object spread is slow on this hot path.
+    const { tool, reason } = call;
     let level: ApprovalLevel | undefined;
     let rule: string | undefined;
     let actor = 'policy';
@@ -129,7 +137,7 @@ export class GuardPipeline {
         const answer = await this.askHuman('escalation', call, args, level, rule);
         actor = answer.actor;
         const outcome: Outcome = { value: answer.approved ? 'continue' : 'stop', auditResult: { answer: answer.approved ? 'continue' : 'stop' }, decision: answer.approved ? 'approved' : 'rejected' };
-        await this.record({ ...base, args, level, rule, actor, decision: outcome.decision, result: outcome.auditResult, durationMs: this.now() - started });
+        await this.record({ tool, reason, args, level, rule, actor, decision: outcome.decision, result: outcome.auditResult, durationMs: this.now() - started });
         if (!answer.approved) setImmediate(() => this.haltRun(`the escalation was answered "stop" by ${answer.actor}`));
         return { ok: true, value: outcome.value };
       }
@@ -139,9 +147,9 @@ export class GuardPipeline {
         if (!answer.approved) throw new Refusal(`${call.tool} needs approval and was denied by ${answer.actor}${answer.note ? ` (${answer.note})` : ''}`, rule, 'rejected');
       }
       // 6. execute — the audit event is written inside, before the effect becomes visible
-      const outcome = await this.execute(call.tool, args, level, preflight, async (o) => {
-        await this.record({ ...base, args: auditArgs(call.tool, args), level, rule, actor, decision: o.decision, result: o.auditResult, durationMs: this.now() - started, costUsd: o.costUsd });
-      });
+      const outcome = await this.execute(call.tool, args, level, preflight, (o) =>
+        this.record({ tool, reason, args: auditArgs(tool, args), level, rule, actor, decision: o.decision, result: o.auditResult, durationMs: this.now() - started, costUsd: o.costUsd }, 'tool.call', o.ack),
+      );
       this.breaker.record('success');
       return { ok: true, value: outcome.value };
     } catch (e) {
@@ -150,7 +158,8 @@ export class GuardPipeline {
       const auditFailed = isAuditFailure(e);
       if (!auditFailed) {
         try {
-          await this.record({ ...base, args: auditArgs(call.tool, call.args), level, rule: refusal.rule, actor, decision: refusal.decision, result: { error: refusal.message }, durationMs: this.now() - started });
+          // The refusal reaches the agent alone (a halt ends the run, whose end event is durable before the report).
+          await this.record({ tool, reason, args: auditArgs(tool, call.args), level, rule: refusal.rule, actor, decision: refusal.decision, result: { error: refusal.message }, durationMs: this.now() - started }, 'tool.call', 'written');
         } catch (auditError) {
           this.haltRun(`the audit log cannot be written (${(auditError as Error).message}); an agent never acts unaudited`);
           return { ok: false, message: refusal.message };
@@ -182,9 +191,14 @@ export class GuardPipeline {
   }
 
   /** Appends a `tool.call` event (or another type); a failure to write it is an AuditFailure, which halts the run. */
-  private async record(e: Omit<AuditEventInput, 'runId' | 'agent' | 'type'>, type: AuditEventInput['type'] = 'tool.call'): Promise<void> {
+  private async record(e: Omit<AuditEventInput, 'runId' | 'agent' | 'type'>, type: AuditEventInput['type'] = 'tool.call', ack: AppendAck = 'durable'): Promise<void> {
+    // `e` is always a fresh literal of the caller's: completing it in place spares a copy.
+    const event = e as { -readonly [K in keyof AuditEventInput]: AuditEventInput[K] };
+    event.runId = this.o.runId;
+    event.agent = this.o.agent;
+    event.type = type;
     try {
-      await this.o.audit.append({ runId: this.o.runId, agent: this.o.agent, type, ...e });
+      await this.o.audit.append(event, ack === 'durable' ? undefined : WRITTEN);
     } catch (err) {
       throw new AuditFailure((err as Error).message);
     }
@@ -338,7 +352,7 @@ export class GuardPipeline {
           const data = overlay.read(pre.rel!);
           const text = data.toString('utf8');
           const marker = findInjectionMarker(text);
-          return await finish({ value: text, decision: 'allow', auditResult: { bytes: data.length, ...(marker ? { flagged: `possible prompt injection: ${marker}` } : {}) } });
+          return await finish({ value: text, decision: 'allow', ack: 'written', auditResult: { bytes: data.length, ...(marker ? { flagged: `possible prompt injection: ${marker}` } : {}) } });
         }
         case 'fs.write': {
           const { content } = args as BuiltinArgs<'fs.write'>;
@@ -355,13 +369,13 @@ export class GuardPipeline {
         }
         case 'fs.list': {
           const entries = overlay.list(pre.rel!);
-          return await finish({ value: entries, decision: 'allow', auditResult: { entries: entries.length } });
+          return await finish({ value: entries, decision: 'allow', ack: 'written', auditResult: { entries: entries.length } });
         }
         case 'fs.search': {
           const { pattern, glob } = args as BuiltinArgs<'fs.search'>;
           const include = glob ? picomatch(glob, { dot: true }) : () => true;
           const { hits, truncated } = overlay.search(pattern, (rel) => include(rel) && this.paths.isVisible(rel));
-          return await finish({ value: hits, decision: 'allow', auditResult: { hits: hits.length, truncated } });
+          return await finish({ value: hits, decision: 'allow', ack: 'written', auditResult: { hits: hits.length, truncated } });
         }
         case 'net.fetch': {
           const a = args as BuiltinArgs<'net.fetch'>;

@@ -113,10 +113,12 @@ const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[
 const DEVICE_NAME = /^(con|prn|aux|nul|com[0-9\u00b9\u00b2\u00b3]|lpt[0-9\u00b9\u00b2\u00b3]|conin\$|conout\$)\s*(\..*)?$/i;
 const SHORT_NAME = /~[0-9]/;
 
+const INVISIBLE_ALL = new RegExp(INVISIBLE.source, 'gu');
+
 /** Agent text in a message: quoted, escaped and cut short, so it cannot forge log lines or flood them. */
 function show(raw: string): string {
   const cut = raw.length > 120 ? `${raw.slice(0, 120)}…` : raw;
-  return JSON.stringify(cut).replace(new RegExp(INVISIBLE.source, 'gu'), (c) => `\\u${c.codePointAt(0)!.toString(16).padStart(4, '0')}`);
+  return JSON.stringify(cut).replace(INVISIBLE_ALL, (c) => `\\u${c.codePointAt(0)!.toString(16).padStart(4, '0')}`);
 }
 
 function deny(reason: PathDenialReason, message: string): PathDenial {
@@ -134,31 +136,32 @@ export function foldPath(s: string): string {
  */
 export function normalizeAgentPath(raw: unknown, options: { allowRoot?: boolean } = {}): NormalizedPath {
   if (typeof raw !== 'string') return deny('not-a-string', `A path must be a string, not ${raw === null ? 'null' : Array.isArray(raw) ? 'an array' : typeof raw}.`);
-  const shown = show(raw);
+  // Only a refusal needs the path shown; building it for every call costs more than the checks.
+  const shown = () => show(raw);
   if (raw.length > MAX_PATH_CHARS) return deny('too-long', `Refused a path of ${raw.length} characters: the limit is ${MAX_PATH_CHARS}.`);
-  if (raw.includes('\0')) return deny('nul-byte', `Refused ${shown}: a path may not contain a NUL byte.`);
-  if (LONE_SURROGATE.test(raw)) return deny('invalid-unicode', `Refused ${shown}: the path is not well-formed Unicode.`);
-  if (CONTROL.test(raw)) return deny('control-char', `Refused ${shown}: a path may not contain control characters.`);
-  if (INVISIBLE.test(raw)) return deny('invisible-char', `Refused ${shown}: a path may not contain invisible or text-direction characters.`);
+  if (raw.includes('\0')) return deny('nul-byte', `Refused ${shown()}: a path may not contain a NUL byte.`);
+  if (LONE_SURROGATE.test(raw)) return deny('invalid-unicode', `Refused ${shown()}: the path is not well-formed Unicode.`);
+  if (CONTROL.test(raw)) return deny('control-char', `Refused ${shown()}: a path may not contain control characters.`);
+  if (INVISIBLE.test(raw)) return deny('invisible-char', `Refused ${shown()}: a path may not contain invisible or text-direction characters.`);
   const text = raw.normalize('NFC');
-  if (CONFUSABLE.test(text)) return deny('confusable', `Refused ${shown}: it contains a character that looks like ".", "/", "\\" or ":"; use the ASCII one.`);
-  if (/^[/\\]/.test(text) || /^[A-Za-z]:/.test(text)) return deny('absolute', `Refused ${shown}: absolute paths are not allowed; use a path relative to the workspace root.`);
-  if (text.includes('\\')) return deny('backslash', `Refused ${shown}: use "/" as the separator, not "\\".`);
-  if (text.includes(':')) return deny('invalid-char', `Refused ${shown}: ":" is not allowed in paths (drive letters and NTFS streams).`);
+  if (CONFUSABLE.test(text)) return deny('confusable', `Refused ${shown()}: it contains a character that looks like ".", "/", "\\" or ":"; use the ASCII one.`);
+  if (/^[/\\]/.test(text) || /^[A-Za-z]:/.test(text)) return deny('absolute', `Refused ${shown()}: absolute paths are not allowed; use a path relative to the workspace root.`);
+  if (text.includes('\\')) return deny('backslash', `Refused ${shown()}: use "/" as the separator, not "\\".`);
+  if (text.includes(':')) return deny('invalid-char', `Refused ${shown()}: ":" is not allowed in paths (drive letters and NTFS streams).`);
 
   const segments: string[] = [];
   for (const segment of text.split('/')) {
     if (segment === '' || segment === '.') continue;
-    if (segment === '..') return deny('dot-dot', `Refused ${shown}: ".." is not allowed in paths; name the file relative to the workspace root.`);
-    if (/[.\s]$/u.test(segment)) return deny('trailing-dot-space', `Refused ${shown}: a name may not end with a dot or a space (Windows would silently drop it).`);
-    if (Buffer.byteLength(segment, 'utf8') > MAX_SEGMENT_BYTES) return deny('too-long', `Refused ${shown}: a single name may be at most ${MAX_SEGMENT_BYTES} bytes.`);
-    if (DEVICE_NAME.test(segment)) return deny('reserved-name', `Refused ${shown}: "${segment}" is a reserved device name on Windows.`);
-    if (SHORT_NAME.test(segment)) return deny('short-name', `Refused ${shown}: names with "~" followed by a digit can alias other files on Windows (8.3 short names).`);
+    if (segment === '..') return deny('dot-dot', `Refused ${shown()}: ".." is not allowed in paths; name the file relative to the workspace root.`);
+    if (/[.\s]$/u.test(segment)) return deny('trailing-dot-space', `Refused ${shown()}: a name may not end with a dot or a space (Windows would silently drop it).`);
+    if (Buffer.byteLength(segment, 'utf8') > MAX_SEGMENT_BYTES) return deny('too-long', `Refused ${shown()}: a single name may be at most ${MAX_SEGMENT_BYTES} bytes.`);
+    if (DEVICE_NAME.test(segment)) return deny('reserved-name', `Refused ${shown()}: "${segment}" is a reserved device name on Windows.`);
+    if (SHORT_NAME.test(segment)) return deny('short-name', `Refused ${shown()}: names with "~" followed by a digit can alias other files on Windows (8.3 short names).`);
     segments.push(segment);
   }
   // Checked on the first kept segment, so "./~" is refused like "~" (and normalising stays idempotent).
-  if (segments[0]?.startsWith('~')) return deny('home', `Refused ${shown}: "~" is not expanded; paths are relative to the workspace root.`);
-  if (segments.length === 0 && !options.allowRoot) return deny('empty', raw === '' ? 'Refused an empty path.' : `Refused ${shown}: it names the workspace root, not a file.`);
+  if (segments[0]?.startsWith('~')) return deny('home', `Refused ${shown()}: "~" is not expanded; paths are relative to the workspace root.`);
+  if (segments.length === 0 && !options.allowRoot) return deny('empty', raw === '' ? 'Refused an empty path.' : `Refused ${shown()}: it names the workspace root, not a file.`);
   return { ok: true, relPath: segments.join('/') };
 }
 
@@ -181,6 +184,8 @@ interface ReadGlob {
 export class PathScope {
   /** The workspace root with symlinks resolved. */
   readonly workspaceRoot: string;
+  /** workspaceRoot ending with a separator: what every real path inside it starts with. */
+  private readonly rootPrefix: string;
   private readonly readGlobs: ReadGlob[];
   private readonly writeGlobs: Matcher[];
   private readonly denyGlobs: DenyGlob[];
@@ -192,6 +197,7 @@ export class PathScope {
     } catch (err) {
       throw new GuardConfigError('workspace-unavailable', `The workspace ${JSON.stringify(options.workspace)} is not a readable directory.`, { cause: err });
     }
+    this.rootPrefix = this.workspaceRoot.endsWith(path.sep) ? this.workspaceRoot : this.workspaceRoot + path.sep;
     this.readGlobs = options.read.map((g) => {
       const glob = normalizeGlob(g, 'read');
       const scan = picomatch.scan(glob);
@@ -228,51 +234,59 @@ export class PathScope {
 
   /** The policy rules on one normalised path; undefined when it passes. */
   private rules(rel: string, access: PathAccess, kind: 'file' | 'dir', via?: string): PathDenial | undefined {
-    const shown = show(rel);
-    const where = via === undefined ? shown : `${show(via)} (a symlink to ${shown})`;
+    const where = () => (via === undefined ? show(rel) : `${show(via)} (a symlink to ${show(rel)})`);
     const folded = rel === '' ? [] : foldPath(rel).split('/');
-    if (folded.includes('.airlock')) return deny('airlock', `Refused ${where}: .airlock holds the policy and the audit state; agents can never read or write it.`);
-    if (access === 'write' && folded.includes('.git')) return deny('git-write', `Refused ${where}: nothing inside a .git folder is ever writable.`);
+    if (folded.includes('.airlock')) return deny('airlock', `Refused ${where()}: .airlock holds the policy and the audit state; agents can never read or write it.`);
+    if (access === 'write' && folded.includes('.git')) return deny('git-write', `Refused ${where()}: nothing inside a .git folder is ever writable.`);
     for (let i = 1; i <= folded.length; i++) {
       const prefix = folded.slice(0, i).join('/');
       const hit = this.denyGlobs.find((d) => d.match(prefix));
-      if (hit) return deny('denied', `Refused ${where}: it matches scope.deny ${JSON.stringify(hit.source)}.`);
+      if (hit) return deny('denied', `Refused ${where()}: it matches scope.deny ${JSON.stringify(hit.source)}.`);
     }
     if (rel === '') return undefined; // the root itself (checkDir only)
     if (access === 'write') {
-      return this.writeGlobs.some((m) => m(rel)) ? undefined : deny('not-writable', `Refused ${where}: it is not in the agent's write scope (scope.write).`);
+      return this.writeGlobs.some((m) => m(rel)) ? undefined : deny('not-writable', `Refused ${where()}: it is not in the agent's write scope (scope.write).`);
     }
     const readable = this.readGlobs.some((g) => g.match(rel)) || (kind === 'dir' && this.readGlobs.some((g) => couldContain(g, rel)));
-    return readable ? undefined : deny('not-readable', `Refused ${where}: it is not in the agent's read scope (scope.read).`);
+    return readable ? undefined : deny('not-readable', `Refused ${where()}: it is not in the agent's read scope (scope.read).`);
   }
 
   /** Resolve symlinks from the deepest part of the path that exists, and run the rules on the result too. */
   private resolve(rel: string, access: PathAccess, kind: 'file' | 'dir'): PathCheck {
-    const shown = show(rel);
+    const shown = () => show(rel);
     const segments = rel === '' ? [] : rel.split('/');
     let existing = segments.length;
-    for (; existing >= 0; existing--) {
+    let real: string | undefined;
+    // The usual case, a path that exists: one realpath says where it leads. Otherwise find the deepest part that
+    // exists (lstat, so a dangling or looping symlink is told apart from a missing file) and resolve that.
+    try {
+      real = fs.realpathSync.native(path.join(this.workspaceRoot, rel));
+    } catch {
+      real = undefined;
+    }
+    if (real === undefined) {
+      for (; existing >= 0; existing--) {
+        try {
+          fs.lstatSync(path.join(this.workspaceRoot, ...segments.slice(0, existing)));
+          break;
+        } catch (err) {
+          const code = errCode(err);
+          if (code === 'ENOENT' || code === 'ENOTDIR') continue;
+          return this.fsDenial(code, shown());
+        }
+      }
+      if (existing < 0) return deny('unresolvable', `Refused ${shown()}: the workspace folder is no longer there.`);
       try {
-        fs.lstatSync(path.join(this.workspaceRoot, ...segments.slice(0, existing)));
-        break;
+        real = fs.realpathSync.native(path.join(this.workspaceRoot, ...segments.slice(0, existing)));
       } catch (err) {
         const code = errCode(err);
-        if (code === 'ENOENT' || code === 'ENOTDIR') continue;
-        return this.fsDenial(code, shown);
+        if (code === 'ENOENT') return deny('symlink-dangling', `Refused ${shown()}: a symlink on the path points to something that does not exist.`);
+        return this.fsDenial(code, shown());
       }
     }
-    if (existing < 0) return deny('unresolvable', `Refused ${shown}: the workspace folder is no longer there.`);
-    let real: string;
-    try {
-      real = fs.realpathSync.native(path.join(this.workspaceRoot, ...segments.slice(0, existing)));
-    } catch (err) {
-      const code = errCode(err);
-      if (code === 'ENOENT') return deny('symlink-dangling', `Refused ${shown}: a symlink on the path points to something that does not exist.`);
-      return this.fsDenial(code, shown);
-    }
-    const inside = path.relative(this.workspaceRoot, real);
+    const inside = real === this.workspaceRoot ? '' : real.startsWith(this.rootPrefix) ? real.slice(this.rootPrefix.length) : path.relative(this.workspaceRoot, real);
     if (inside === '..' || inside.startsWith(`..${path.sep}`) || path.isAbsolute(inside)) {
-      return deny('symlink-escape', `Refused ${shown}: a symlink on the path leads outside the workspace.`);
+      return deny('symlink-escape', `Refused ${shown()}: a symlink on the path leads outside the workspace.`);
     }
     const rest = segments.slice(existing);
     const resolvedSegments = [...(inside === '' ? [] : inside.split(path.sep)), ...rest];
@@ -285,10 +299,10 @@ export class PathScope {
     if (rest.length === 0) {
       try {
         const st = fs.statSync(real);
-        if (!st.isFile() && !st.isDirectory()) return deny('special-file', `Refused ${shown}: it is not a regular file or folder (a pipe, socket or device).`);
-        if (access === 'write' && st.isFile() && st.nlink > 1) return deny('hard-link', `Refused ${shown}: the file has other hard links, which may be outside the workspace.`);
+        if (!st.isFile() && !st.isDirectory()) return deny('special-file', `Refused ${shown()}: it is not a regular file or folder (a pipe, socket or device).`);
+        if (access === 'write' && st.isFile() && st.nlink > 1) return deny('hard-link', `Refused ${shown()}: the file has other hard links, which may be outside the workspace.`);
       } catch (err) {
-        return this.fsDenial(errCode(err), shown);
+        return this.fsDenial(errCode(err), shown());
       }
     }
     return { ok: true, relPath: rel, absPath, resolvedRelPath };

@@ -144,7 +144,8 @@ export class AgentRuntime {
       halt: (reason) => void this.sandbox.stopRun(runId, reason),
       onHumanWait: (waiting) => (waiting ? timer.pause() : timer.resume()),
     });
-    const append = (e: Omit<AuditEventInput, 'runId' | 'agent'>) => req.audit.append({ runId, agent, ...e });
+    // `e` is always a fresh literal: completed in place rather than spread (spread is slow, and log lines are many).
+    const append = (e: Omit<AuditEventInput, 'runId' | 'agent'>) => req.audit.append(Object.assign(e, { runId, agent }));
 
     const run = async (): Promise<RunReport> => {
       let outcome: RunOutcome;
@@ -162,8 +163,13 @@ export class AgentRuntime {
           {
             onToolCall: (p) => pipeline.handle(p),
             onLog: (p) => {
-              req.onLog?.({ runId, level: p.level, source: p.source, message: p.message });
-              append({ type: 'log', actor: 'agent', reason: p.message, result: { level: p.level, source: p.source } }).catch(() => undefined);
+              // A log line is shown only once its event is durable: it may carry what the agent read (whose events
+              // were acknowledged as merely written), and showing it is an effect like any other. Lines resolve in
+              // order, and before the run's end event. A line the log cannot record is not shown (the run halts).
+              append({ type: 'log', actor: 'agent', reason: p.message, result: { level: p.level, source: p.source } }).then(
+                () => req.onLog?.({ runId, level: p.level, source: p.source, message: p.message }),
+                () => undefined,
+              );
             },
           },
         )
