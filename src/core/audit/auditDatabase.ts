@@ -114,6 +114,21 @@ export function inspectDatabaseHeader(head: Uint8Array, fileSize: number): { pro
   return { userVersion, applicationId };
 }
 
+let schemaEntries: Promise<Array<[string, string, string, string | null]>> | undefined;
+
+/** sqlite_schema as this version creates it (type, name, tbl_name, sql), to recognise a file laid out the same. */
+export function expectedSchemaEntries(): Promise<Array<[string, string, string, string | null]>> {
+  schemaEntries ??= (async () => {
+    const db = await AuditDatabase.create();
+    try {
+      return db.schemaEntries();
+    } finally {
+      db.close();
+    }
+  })();
+  return schemaEntries;
+}
+
 const QUICK_CHECK_MAX_BYTES = 16 * 1024 * 1024;
 /** Rows per chunk when verifying (about 2.5 MB). */
 const VERIFY_CHUNK = 4000;
@@ -204,6 +219,11 @@ export class AuditDatabase {
       this.nextRunId = Math.max(this.nextRunId, run.id + 1);
     }
     for (const r of this.db.exec('SELECT dim, value, n FROM value_counts')[0]?.values ?? []) this.counts.set(`${r[0]}\u0000${r[1]}`, Number(r[2]));
+  }
+
+  schemaEntries(): Array<[string, string, string, string | null]> {
+    const rows = this.db.exec('SELECT type, name, tbl_name, sql FROM sqlite_schema')[0]?.values ?? [];
+    return rows.map((r) => [String(r[0]), String(r[1]), String(r[2]), r[3] === null ? null : String(r[3])]);
   }
 
   /** The highest seq in the database (events are contiguous from 1). */

@@ -10,7 +10,7 @@ import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
 import { AuditEventInput } from '../../protocol/auditEvent';
 import type { AuditEvent } from '../../protocol/auditEvent';
-import { AuditDatabase, DATABASE_FILE, inspectDatabaseHeader, isCorruptionError, SCHEMA_VERSION, APPLICATION_ID } from './auditDatabase';
+import { AuditDatabase, DATABASE_FILE, expectedSchemaEntries, inspectDatabaseHeader, isCorruptionError, SCHEMA_VERSION, APPLICATION_ID } from './auditDatabase';
 import { AuditError, auditIoError } from './auditError';
 import {
   encodeRecordLine,
@@ -31,6 +31,7 @@ import type { ChainHead, JournalContents, JournalIo, StoredEvent } from './audit
 import { AuditWriterLock, LOCK_REFRESH_MS } from './auditLock';
 import type { AuditPage, AuditQuery, RunDetail, RunSummary, RunsQuery } from './auditQuery';
 import type { AppendOptions, AuditSink } from './auditSink';
+import { checkEventFile } from './eventFileScan';
 import { canonicalJson, chainHash, ChainVerifier, GENESIS_HASH, loadCanonicalJson } from './hashChain';
 import type { VerifyResult } from './hashChain';
 import { Redactor, wellFormed } from './redaction';
@@ -1044,7 +1045,7 @@ export class AuditLog implements AuditSink {
  * in seq order, then the journal segments and the journal beyond them. Reports the first event that was
  * changed, deleted or reordered, and where. Never writes anything.
  */
-export async function verifyAuditLog(stateDir: string, options: { deep?: boolean; threads?: number } = {}): Promise<VerifyResult> {
+export async function verifyAuditLog(stateDir: string, options: VerifyOptions = {}): Promise<VerifyResult> {
   await loadCanonicalJson();
   for (let attempt = 0; ; attempt++) {
     const before = fingerprint(stateDir);
@@ -1053,14 +1054,27 @@ export async function verifyAuditLog(stateDir: string, options: { deep?: boolean
   }
 }
 
-async function verifyOnce(stateDir: string, options: { deep?: boolean; threads?: number }): Promise<VerifyResult> {
+export interface VerifyOptions {
+  /** Also check the derived columns and SQLite's integrity (reads the database through SQLite). */
+  readonly deep?: boolean;
+  /** Worker threads for hashing (default: one per core, at most 4; 0 = none). */
+  readonly threads?: number;
+  /** Read the database file directly when it is laid out as expected (default true); false always goes through SQLite. */
+  readonly direct?: boolean;
+}
+
+async function verifyOnce(stateDir: string, options: VerifyOptions): Promise<VerifyResult> {
   const verifier = new ChainVerifier();
   const dbPath = join(stateDir, DATABASE_FILE);
   let bytes: Buffer | undefined;
   try {
-    bytes = fs.readFileSync(dbPath);
+    bytes = readShared(dbPath);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw auditIoError(e, 'reading', dbPath);
+  }
+  // The file read directly (fast, on worker threads); SQLite reads it when that is not possible, or for --deep.
+  if (bytes && !options.deep && options.direct !== false && (await verifyDatabaseFile(bytes, verifier, options.threads))) {
+    bytes = undefined;
   }
   if (bytes) {
     let db: AuditDatabase | undefined;
@@ -1118,6 +1132,40 @@ async function verifyOnce(stateDir: string, options: { deep?: boolean; threads?:
     throw new AuditError('io-error', `There is no audit log in ${stateDir} (the folder does not exist). Check --workspace or --state.`);
   }
   return verifier.result();
+}
+
+/** A file's bytes in a SharedArrayBuffer, so worker threads can read them without a copy. */
+function readShared(path: string): Buffer {
+  const fd = fs.openSync(path, 'r');
+  try {
+    const size = fs.fstatSync(fd).size;
+    const buf = Buffer.from(new SharedArrayBuffer(size));
+    let off = 0;
+    while (off < size) {
+      const n = fs.readSync(fd, buf, off, size - off, off);
+      if (n === 0) break;
+      off += n;
+    }
+    return off === size ? buf : buf.subarray(0, off);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/**
+ * Verifies the database's events by reading its file directly (see eventFileScan.ts). False when the file is not
+ * laid out as expected (damaged, or a newer schema): the caller then reads it through SQLite, which decides.
+ */
+async function verifyDatabaseFile(bytes: Buffer, verifier: ChainVerifier, threads?: number): Promise<boolean> {
+  const header = inspectDatabaseHeader(bytes.subarray(0, 100), bytes.length);
+  if (header.problem || header.applicationId !== APPLICATION_ID || header.userVersion > SCHEMA_VERSION) return false;
+  const checked = await checkEventFile(bytes, await expectedSchemaEntries(), verifier.head, threads);
+  if (!checked) return false;
+  verifier.absorb(checked.results, 'database');
+  if (!verifier.failed && checked.headSeq !== undefined && checked.headSeq > verifier.head.seq) {
+    verifier.fail(verifier.head.seq + 1, 'truncated', 'database', `the database was written with events up to #${checked.headSeq} but ends at #${verifier.head.seq}: the last events were deleted`);
+  }
+  return true;
 }
 
 /** Every journal record after `afterSeq` (up to `uptoSeq`), from the segments and then the journal, in seq order. */

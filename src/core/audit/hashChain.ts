@@ -162,6 +162,29 @@ export class ChainVerifier {
     if (readError !== undefined) this.fail(this.seq + 1, 'unreadable', where, describeReadError(readError));
   }
 
+  /**
+   * Takes the results of checking consecutive runs of stored events elsewhere (eventFileScan), in order: each
+   * run continued the chain from where the one before it ended.
+   */
+  absorb(results: ReadonlyArray<{ count: number; lastSeq: number; lastHash: string; bad?: { kind: string; found: number } }>, where: ChainLocation): void {
+    for (const r of results) {
+      if (this.failure) return;
+      if (r.count > 0) {
+        this.seq = r.lastSeq;
+        this.hash = r.lastHash;
+        this.count += r.count;
+      }
+      if (r.bad) {
+        const seq = this.seq + 1;
+        if (r.bad.kind === 'gap') {
+          const found = r.bad.found;
+          this.fail(seq, 'out-of-order', where, found > seq ? `event #${seq} is missing (found #${found} where it belongs)` : `event #${found} appears again where #${seq} belongs`);
+        } else this.fail(seq, 'hash-mismatch', where, `event #${seq} does not match its hash (changed after it was written)`);
+        return;
+      }
+    }
+  }
+
   /** Records a problem found outside push (an unparsable line, an unreadable database page). */
   fail(seq: number, problem: ChainProblem, where: ChainLocation, detail: string): false {
     this.failure ??= { seq, problem, where, detail };
