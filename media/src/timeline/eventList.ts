@@ -1,7 +1,8 @@
 // The event list: a window of at most a few pages of rows (keyset pages by seq, fetched in both directions as
 // the user scrolls), of which only the rows on screen are in the DOM. Rows of one run are grouped under a
 // header with the run's status and counts. Live rows are added only when the window holds the newest events,
-// and the row on screen stays where it is while rows come and go above or below it.
+// and the row on screen stays where it is while rows come and go above or below it. Following (staying at the
+// newest rows) is the user's choice: only their scrolling starts or ends it, never the list's own.
 import type { RunSummary, TimelinePage, TimelineRow } from '../../../src/protocol/timelineProtocol';
 import { el, icon } from './dom';
 import { statusIcon } from './runsView';
@@ -46,6 +47,12 @@ export class EventList {
   private renderQueued = false;
   /** Events were appended while an `after` request was in flight: ask again when it is back. */
   private liveAgain = false;
+  /**
+   * The scroll position that `followFlag` already accounts for: where the list last put the view itself, or
+   * where the user's last scroll event found it. A scroll event reaches the page a frame after the scroll, so
+   * any other scrollTop is a scroll by the user that the flag does not know about yet.
+   */
+  private settledTop = 0;
   /** Where to scroll once the list has a size ('bottom' to follow). */
   private pendingTop: number | 'bottom' | undefined;
 
@@ -61,10 +68,11 @@ export class EventList {
     new ResizeObserver(() => {
       if (this.element.clientHeight === 0) return;
       if (this.pendingTop !== undefined) {
-        this.element.scrollTop = this.pendingTop === 'bottom' ? this.element.scrollHeight : this.pendingTop;
+        this.place(this.pendingTop === 'bottom' ? this.element.scrollHeight : this.pendingTop);
         this.pendingTop = undefined;
-      } else if (this.followFlag) {
-        this.element.scrollTop = this.element.scrollHeight;
+      } else {
+        this.noteUserScroll();
+        if (this.followFlag) this.place(this.element.scrollHeight);
       }
       this.render();
       this.maybeFetch();
@@ -112,7 +120,7 @@ export class EventList {
     const at = options.anchorSeq ?? options.selectedSeq;
     const idx = !this.followFlag && at !== undefined ? this.items.findIndex((i) => i.kind === 'row' && i.row.seq >= at) : -1;
     const top = this.followFlag ? 'bottom' : idx < 0 ? 0 : Math.max(0, idx - 1) * rowHeight;
-    this.element.scrollTop = top === 'bottom' ? this.element.scrollHeight : top;
+    this.place(top === 'bottom' ? this.element.scrollHeight : top);
     this.pendingTop = this.element.clientHeight === 0 ? top : undefined;
     this.render();
     this.maybeFetch();
@@ -123,9 +131,13 @@ export class EventList {
     });
   }
 
-  /** The log grew to `lastSeq`. Fetches the new rows only when the window holds the newest ones. */
+  /**
+   * `count` events were appended to the log. A following view fetches them (page after page when they are more
+   * than one); a view scrolled back fetches them below the rows on screen while the window still ends at the
+   * newest event and has room, and otherwise only counts them for the New events button.
+   */
   live(count: number): void {
-    if (this.hasAfterFlag || this.rows.length >= maxRows && !this.followFlag) {
+    if (!this.followFlag && (this.hasAfterFlag || this.rows.length >= maxRows)) {
       this.unseen += count;
       this.hasAfterFlag = true;
       this.host.changed();
@@ -182,16 +194,40 @@ export class EventList {
 
   /** Changes the window while the row on screen stays put (or the view stays at the bottom when following). */
   private keepPlace(change: () => void): void {
+    // The user may have scrolled away from the bottom a moment ago: their scroll wins over following.
+    this.noteUserScroll();
     const anchor = this.anchor();
     change();
     this.rebuild();
     if (this.followFlag) {
-      this.element.scrollTop = this.element.scrollHeight;
+      this.place(this.element.scrollHeight);
     } else if (anchor) {
       const idx = this.items.findIndex((i) => i.kind === 'row' && `r${i.row.seq}` === anchor.key);
-      if (idx >= 0) this.element.scrollTop = idx * rowHeight + anchor.offset;
+      if (idx >= 0) this.place(idx * rowHeight + anchor.offset);
     }
     this.render();
+  }
+
+  /** Scrolls the view itself; the scroll event this causes is not the user's and leaves following as it is. */
+  private place(top: number): void {
+    this.element.scrollTop = top;
+    this.settledTop = this.element.scrollTop;
+  }
+
+  /** Takes in a scroll by the user (its event may not have arrived yet): following starts or ends here only. */
+  private noteUserScroll(): void {
+    const el = this.element;
+    if (el.scrollTop === this.settledTop) return;
+    this.settledTop = el.scrollTop;
+    const atBottom = el.scrollTop + el.clientHeight >= el.scrollHeight - rowHeight / 2;
+    // Reaching the bottom starts following only where the window ends at the newest event (otherwise the next
+    // page is fetched below); staying at the bottom keeps it, also while a burst of live events larger than a page
+    // is still being fetched.
+    const follow = atBottom && (this.followFlag || !this.hasAfterFlag);
+    if (follow !== this.followFlag) {
+      this.followFlag = follow;
+      this.host.changed();
+    }
   }
 
   private async load(direction: 'before' | 'after', what: 'page' | 'live'): Promise<void> {
@@ -233,22 +269,20 @@ export class EventList {
     });
     this.host.changed();
     afterPaint(() => this.host.rendered(got.rows.length, what));
-    if (direction === 'after' && this.liveAgain) {
+    if (direction === 'after') {
+      const again = this.liveAgain;
       this.liveAgain = false;
-      if (!this.hasAfterFlag) void this.load('after', 'live');
+      // Following: keep fetching until the window holds the newest event (a burst can be more than a page), and
+      // once more when events were appended while this request was on its way. Scrolled back: only the latter,
+      // and only while the window still ends at the newest event.
+      if (this.followFlag ? again || this.hasAfterFlag : again && !this.hasAfterFlag) void this.load('after', 'live');
     }
     // A fast scroll may already be past the new rows: keep going.
     this.maybeFetch();
   }
 
   private onScroll(): void {
-    const el = this.element;
-    const atBottom = el.scrollTop + el.clientHeight >= el.scrollHeight - rowHeight / 2;
-    const follow = atBottom && !this.hasAfterFlag;
-    if (follow !== this.followFlag) {
-      this.followFlag = follow;
-      this.host.changed();
-    }
+    this.noteUserScroll();
     // Ask for the next page at once (a cheap check); draw on the next frame.
     this.maybeFetch();
     if (!this.renderQueued) {
