@@ -1,9 +1,10 @@
 // Content-addressed storage for the bytes a snapshot needs: one file per distinct content, named by its sha256.
 // Identical content across snapshots is stored once; retention deletes a blob only when no kept manifest names it.
 import { createHash, randomBytes } from 'node:crypto';
+import * as fsSync from 'node:fs';
 import { promises as fs } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { COPY_CHUNK } from './atomicWrite';
+import { COPY_CHUNK, fsyncFd } from './atomicWrite';
 import { mapBounded } from './boundedParallel';
 import { SnapshotError } from './snapshotError';
 import { SHA256_HEX, type FileState } from './snapshotManifest';
@@ -34,23 +35,32 @@ export class BlobStore {
    * nothing may rely on a blob before that.
    */
   async putFile(abs: string, batch: BlobBatch): Promise<FileState> {
-    const src = await fs.open(abs, 'r');
+    // Small files (nearly all) are read, hashed and written directly: no thread-pool round trip per call.
+    const fd = fsSync.openSync(abs, 'r');
+    let st: fsSync.Stats;
     try {
-      const st = await src.stat();
+      st = fsSync.fstatSync(fd);
       if (!st.isFile()) throw new SnapshotError('unsupported-file', `${abs} is not a regular file.`);
-      const mode = st.mode & 0o7777;
       if (st.size <= IN_MEMORY_LIMIT) {
-        const data = await src.readFile();
+        const mode = st.mode & 0o7777;
+        const data = fsSync.readFileSync(fd);
         const hash = sha256(data);
         const final = this.pathOf(hash);
-        if (!(await sizeIs(final, data.length))) {
+        if (!sizeIs(final, data.length)) {
           const tmp = this.tmpPath();
           batch.pending.push({ tmp, final });
-          await writeNew(tmp, data);
+          writeNew(tmp, data);
         }
         return { hash, size: data.length, mode };
       }
-      return { ...(await this.putStream(src, batch)), mode };
+    } finally {
+      fsSync.closeSync(fd);
+    }
+    const src = await fs.open(abs, 'r');
+    try {
+      const now = await src.stat();
+      if (!now.isFile()) throw new SnapshotError('unsupported-file', `${abs} is not a regular file.`);
+      return { ...(await this.putStream(src, batch)), mode: now.mode & 0o7777 };
     } finally {
       await src.close();
     }
@@ -80,7 +90,7 @@ export class BlobStore {
     await out.close();
     const hash = h.digest('hex');
     const final = this.pathOf(hash);
-    if (await sizeIs(final, size)) await fs.rm(tmp, { force: true });
+    if (sizeIs(final, size)) await fs.rm(tmp, { force: true });
     else batch.pending.push({ tmp, final });
     return { hash, size };
   }
@@ -92,13 +102,13 @@ export class BlobStore {
   async commit(batch: BlobBatch): Promise<Set<string>> {
     const dirty = new Set<string>();
     await mapBounded(batch.pending, 8, async ({ tmp, final }) => {
-      const fh = await fs.open(tmp, 'r+');
+      const fd = fsSync.openSync(tmp, 'r+');
       try {
-        await fh.sync();
+        await fsyncFd(fd);
       } finally {
-        await fh.close();
+        fsSync.closeSync(fd);
       }
-      await this.publish(tmp, final);
+      this.publish(tmp, final);
       dirty.add(dirname(final));
     });
     batch.pending.length = 0;
@@ -107,22 +117,22 @@ export class BlobStore {
 
   /** Drops the temp blobs of a batch that will not be committed. */
   async discard(batch: BlobBatch): Promise<void> {
-    for (const { tmp } of batch.pending.splice(0)) await fs.rm(tmp, { force: true });
+    for (const { tmp } of batch.pending.splice(0)) fsSync.rmSync(tmp, { force: true });
   }
 
-  private async publish(tmp: string, final: string): Promise<void> {
+  private publish(tmp: string, final: string): void {
     const shard = dirname(final);
     if (!this.shards.has(shard)) {
-      await fs.mkdir(shard, { recursive: true });
+      fsSync.mkdirSync(shard, { recursive: true });
       this.shards.add(shard);
     }
     try {
-      await fs.rename(tmp, final);
+      fsSync.renameSync(tmp, final);
     } catch (err) {
       // The shard folder went away behind our back (someone cleaned the state folder): make it again.
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-      await fs.mkdir(shard, { recursive: true });
-      await fs.rename(tmp, final);
+      fsSync.mkdirSync(shard, { recursive: true });
+      fsSync.renameSync(tmp, final);
     }
   }
 
@@ -137,17 +147,24 @@ export class BlobStore {
     let actualSize = 0;
     try {
       const h = createHash('sha256');
-      const fh = await fs.open(p, 'r');
-      try {
-        const buf = Buffer.allocUnsafe(Math.min(COPY_CHUNK, Math.max(size, 1)));
-        for (;;) {
-          const { bytesRead } = await fh.read(buf, 0, buf.length, null);
-          if (bytesRead === 0) break;
-          h.update(buf.subarray(0, bytesRead));
-          actualSize += bytesRead;
+      if (size <= IN_MEMORY_LIMIT) {
+        // Small blobs in one direct read (the size is checked below, so a grown file still fails).
+        const data = fsSync.readFileSync(p);
+        h.update(data);
+        actualSize = data.length;
+      } else {
+        const fh = await fs.open(p, 'r');
+        try {
+          const buf = Buffer.allocUnsafe(Math.min(COPY_CHUNK, Math.max(size, 1)));
+          for (;;) {
+            const { bytesRead } = await fh.read(buf, 0, buf.length, null);
+            if (bytesRead === 0) break;
+            h.update(buf.subarray(0, bytesRead));
+            actualSize += bytesRead;
+          }
+        } finally {
+          await fh.close();
         }
-      } finally {
-        await fh.close();
       }
       actual = h.digest('hex');
     } catch (err) {
@@ -182,26 +199,26 @@ export class BlobBatch {
   readonly pending: { tmp: string; final: string }[] = [];
 }
 
-async function writeNew(path: string, data: Buffer): Promise<void> {
-  const fh = await fs.open(path, 'wx', 0o444);
+function writeNew(path: string, data: Buffer): void {
+  const fd = fsSync.openSync(path, 'wx', 0o444);
   try {
     let off = 0;
-    while (off < data.length) off += (await fh.write(data, off, data.length - off)).bytesWritten;
+    while (off < data.length) off += fsSync.writeSync(fd, data, off, data.length - off);
   } catch (err) {
-    await fh.close().catch(() => undefined);
-    await fs.rm(path, { force: true });
+    fsSync.closeSync(fd);
+    fsSync.rmSync(path, { force: true });
     throw err;
   }
-  await fh.close();
+  fsSync.closeSync(fd);
 }
 
 export function sha256(data: Buffer): string {
   return createHash('sha256').update(data).digest('hex');
 }
 
-async function sizeIs(p: string, size: number): Promise<boolean> {
+function sizeIs(p: string, size: number): boolean {
   try {
-    return (await fs.stat(p)).size === size;
+    return fsSync.statSync(p, { throwIfNoEntry: false })?.size === size;
   } catch {
     return false;
   }

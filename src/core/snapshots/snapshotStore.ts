@@ -1,6 +1,7 @@
 // The snapshot store: applies approved changes after snapshotting exactly the paths they touch, and rolls any
 // snapshot back byte-exactly. On-disk layout, crash safety and retention are described in docs/snapshots.md.
 import { randomBytes } from 'node:crypto';
+import * as fsSync from 'node:fs';
 import { promises as fs } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { AuditSink } from '../audit/auditSink';
@@ -260,7 +261,7 @@ export class SnapshotStore {
     const dirs: string[] = [];
     const walk = async (dirRel: string): Promise<void> => {
       dirs.push(dirRel);
-      for (const entry of await fs.readdir(join(ws, ...dirRel.split('/')), { withFileTypes: true })) {
+      for (const entry of fsSync.readdirSync(join(ws, ...dirRel.split('/')), { withFileTypes: true })) {
         const childRel = `${dirRel}/${entry.name}`;
         if (entry.isDirectory()) await walk(childRel);
         else if (!(entry.isFile() && deleted.has(childRel))) {
@@ -431,7 +432,7 @@ export class SnapshotStore {
       if (written.status === 'rejected') throw written.reason;
       await mapBounded([this.journalDir, ...blobs.value], PARALLEL, fsyncDir);
     } catch (err) {
-      await fs.rm(journalPath, { force: true });
+      fsSync.rmSync(journalPath, { force: true });
       throw snapshotErrorFromFs(err, 'Could not snapshot', planned.id);
     }
     if (this.options.audit) {
@@ -450,7 +451,7 @@ export class SnapshotStore {
       // The manifest may be written while the workspace folders are fsync'd: it becomes visible only by the rename after both.
       const tmp = jsonTempPath(manifestPath);
       await Promise.all([mapBounded([...done.touched], PARALLEL, fsyncDir), writeDurable(tmp, jsonBytes(manifest))]);
-      await fs.rename(tmp, manifestPath);
+      fsSync.renameSync(tmp, manifestPath);
     } catch (err) {
       const failure = snapshotErrorFromFs(err, planned.kind === 'apply' ? 'Could not apply' : 'Could not roll back', errPath(err) ?? planned.id);
       try {
@@ -465,7 +466,7 @@ export class SnapshotStore {
     await fsyncDir(this.manifestsDir);
     this.cache.set(manifest.id, manifest);
     // Not fsync'd: a journal that comes back after a power loss sits beside its manifest and is recognised as committed.
-    await fs.rm(journalPath, { force: true });
+    fsSync.rmSync(journalPath, { force: true });
     return { manifest };
   }
 
@@ -478,9 +479,11 @@ export class SnapshotStore {
       m.files.filter((f) => f.after === null && f.before !== null),
       PARALLEL,
       async (f) => {
-        await fs.rm(abs(f.path), { force: true }).catch((err: unknown) => {
+        try {
+          fsSync.rmSync(abs(f.path), { force: true });
+        } catch (err) {
           throw snapshotErrorFromFs(err, 'Could not delete', f.path);
-        });
+        }
         touched.add(dirname(abs(f.path)));
       },
     );
@@ -494,11 +497,11 @@ export class SnapshotStore {
     const created: string[] = [];
     for (const d of m.createdDirs) {
       try {
-        await fs.mkdir(abs(d));
+        fsSync.mkdirSync(abs(d));
         created.push(d);
         touched.add(dirname(abs(d)));
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'EEXIST' && (await fs.stat(abs(d))).isDirectory()) continue;
+        if ((err as NodeJS.ErrnoException).code === 'EEXIST' && fsSync.statSync(abs(d)).isDirectory()) continue;
         throw snapshotErrorFromFs(err, 'Could not create the folder', d);
       }
     }
@@ -534,7 +537,11 @@ export class SnapshotStore {
     for (let i = 0; i < m.files.length; i++) {
       const f = m.files[i]!;
       const target = abs(f.path);
-      await fs.rm(tmpPathFor(target, m.id, i), { force: true }).catch(() => undefined);
+      try {
+        fsSync.rmSync(tmpPathFor(target, m.id, i), { force: true });
+      } catch {
+        // Left for the next recovery.
+      }
       let current: FileState | null;
       try {
         // A folder this side removes, standing where a file goes, counts as absent (it is removed below).
@@ -546,7 +553,7 @@ export class SnapshotStore {
       }
       const want = f[side];
       if ((current?.hash ?? null) === (want?.hash ?? null)) {
-        if (want && current && current.mode !== want.mode && side === 'before') await fs.chmod(target, want.mode);
+        if (want && current && current.mode !== want.mode && side === 'before') fsSync.chmodSync(target, want.mode);
         continue;
       }
       if ((current?.hash ?? null) !== (f[other]?.hash ?? null)) {
@@ -554,7 +561,7 @@ export class SnapshotStore {
         continue;
       }
       if (want === null) {
-        await fs.rm(target, { force: true });
+        fsSync.rmSync(target, { force: true });
         touched.add(dirname(target));
       } else {
         pending.push({ f, index: i });
@@ -570,7 +577,7 @@ export class SnapshotStore {
     const createdDirs: string[] = [];
     const ensureDir = async (rel: string) => {
       if ((await lstatOrNull(abs(rel)))?.isDirectory()) return;
-      await fs.mkdir(abs(rel));
+      fsSync.mkdirSync(abs(rel));
       createdDirs.push(rel);
       touched.add(dirname(abs(rel)));
     };
@@ -701,12 +708,12 @@ export class SnapshotStore {
   }
 
   private async loadManifests(): Promise<SnapshotManifest[]> {
-    const names = new Set((await fs.readdir(this.manifestsDir)).filter((n) => n.endsWith('.json')).map((n) => n.slice(0, -5)));
+    const names = new Set(fsSync.readdirSync(this.manifestsDir).filter((n) => n.endsWith('.json')).map((n) => n.slice(0, -5)));
     for (const id of [...this.cache.keys()]) if (!names.has(id)) this.cache.delete(id);
     for (const id of names) {
       if (this.cache.has(id) || this.damaged.has(id)) continue;
       try {
-        const m = SnapshotManifest.parse(JSON.parse(await fs.readFile(join(this.manifestsDir, `${id}.json`), 'utf8')));
+        const m = SnapshotManifest.parse(JSON.parse(fsSync.readFileSync(join(this.manifestsDir, `${id}.json`), 'utf8')));
         if (m.id !== id) throw new Error(`names ${m.id}`);
         this.cache.set(id, m);
       } catch (err) {
@@ -820,11 +827,11 @@ export class SnapshotStore {
 async function realWorkspace(workspace: string): Promise<string> {
   let real: string;
   try {
-    real = await fs.realpath(workspace);
+    real = fsSync.realpathSync.native(workspace);
   } catch (err) {
     throw new SnapshotError('invalid-change', `The workspace ${workspace} does not exist.`, {}, { cause: err });
   }
-  if (!(await fs.stat(real)).isDirectory()) throw new SnapshotError('invalid-change', `The workspace ${workspace} is not a folder.`);
+  if (!fsSync.statSync(real).isDirectory()) throw new SnapshotError('invalid-change', `The workspace ${workspace} is not a folder.`);
   return real;
 }
 
@@ -846,7 +853,7 @@ function tmpPathFor(target: string, id: string, index: number): string {
 
 async function rmdirIfEmpty(p: string): Promise<boolean> {
   try {
-    await fs.rmdir(p);
+    fsSync.rmdirSync(p);
     return true;
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;

@@ -1,6 +1,7 @@
 // Where a workspace-relative path may lead. The guard pipeline already confines agents; this is the store's own
 // check (defence in depth), done again at apply time because the disk may have changed since the run.
 import { createHash } from 'node:crypto';
+import * as fsSync from 'node:fs';
 import { promises as fs, type Stats } from 'node:fs';
 import { isAbsolute, join, relative, sep } from 'node:path';
 import { COPY_CHUNK } from './atomicWrite';
@@ -55,17 +56,22 @@ export async function resolveInWorkspace(wsReal: string, rel: string, forbidden:
       missingDirs.push(relDir);
       continue;
     }
-    const st = await lstatOrNull(absDir);
+    const st = lstatOrNullSync(absDir);
     if (!st) {
       missingDirs.push(relDir);
       continue;
     }
     if (st.isSymbolicLink()) {
-      const real = await fs.realpath(absDir).catch(() => null);
+      let real: string | null;
+      try {
+        real = fsSync.realpathSync.native(absDir);
+      } catch {
+        real = null;
+      }
       if (real === null || !isInside(wsReal, real)) {
         throw new SnapshotError('unsafe-path', `The folder ${relDir} is a symlink that leads outside the workspace; ${rel} is not written.`, { paths: [rel] });
       }
-      const target = await fs.stat(real);
+      const target = fsSync.statSync(real);
       if (!target.isDirectory()) {
         fileParent = relDir;
         missingDirs.push(relDir);
@@ -82,7 +88,7 @@ export async function resolveInWorkspace(wsReal: string, rel: string, forbidden:
   const abs = join(wsReal, ...segs);
   if (missingDirs.length === 0) {
     // The deepest existing parent, resolved, must not be (inside) the state folder.
-    const parentReal = await fs.realpath(join(abs, '..'));
+    const parentReal = fsSync.realpathSync.native(join(abs, '..'));
     if (!isInside(wsReal, parentReal)) throw new SnapshotError('unsafe-path', `${rel} resolves outside the workspace.`, { paths: [rel] });
     checkNotForbidden(join(parentReal, segs[segs.length - 1]!), rel, forbidden);
   } else {
@@ -97,9 +103,14 @@ function checkNotForbidden(absReal: string, rel: string, forbidden: readonly str
   }
 }
 
+/** lstat, or null when nothing is there. Done directly (a metadata call costs microseconds; the thread pool more). */
 export async function lstatOrNull(p: string): Promise<Stats | null> {
+  return lstatOrNullSync(p);
+}
+
+export function lstatOrNullSync(p: string): Stats | null {
   try {
-    return await fs.lstat(p);
+    return fsSync.lstatSync(p);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ENOTDIR') return null;
@@ -107,12 +118,19 @@ export async function lstatOrNull(p: string): Promise<Stats | null> {
   }
 }
 
-/** The current state of a workspace file (hash streamed, never the whole file in memory), or null when absent. */
+/** Files up to this size are hashed in one direct read; larger ones are streamed, never whole in memory. */
+const DIRECT_READ_LIMIT = 8 * 1024 * 1024;
+
+/** The current state of a workspace file (hash streamed, never a large file in memory), or null when absent. */
 export async function readFileState(abs: string, rel: string): Promise<FileState | null> {
-  const st = await lstatOrNull(abs);
+  const st = lstatOrNullSync(abs);
   if (!st) return null;
   if (!st.isFile()) {
     throw new SnapshotError('unsupported-file', `${rel} is ${st.isDirectory() ? 'a folder' : st.isSymbolicLink() ? 'a symlink' : 'not a regular file'}; only regular files are snapshotted.`, { paths: [rel] });
+  }
+  if (st.size <= DIRECT_READ_LIMIT) {
+    const data = fsSync.readFileSync(abs);
+    return { hash: createHash('sha256').update(data).digest('hex'), size: data.length, mode: st.mode & 0o7777 };
   }
   const h = createHash('sha256');
   const fh = await fs.open(abs, 'r');
