@@ -59,9 +59,23 @@ export async function waitForRows(frame: Frame, predicate: (rows: ShownRow[]) =>
   for (;;) {
     const rows = await shownRows(frame);
     if (predicate(rows)) return rows;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}; rows shown: ${rows.map((r) => r.seq).join(', ')}`);
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}; rows shown: ${rows.map((r) => r.seq).join(', ')}; ${await viewState(frame)}`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/** What the page says about its window and scroll position, for a failure message. */
+export function viewState(frame: Frame): Promise<string> {
+  return frame
+    .evaluate(() => {
+      const list = document.querySelector<HTMLElement>('#app .list');
+      const d = document.body.dataset;
+      return (
+        `status "${document.querySelector('.status-text')?.textContent ?? ''}", notice "${document.querySelector('#app .notice')?.textContent ?? ''}", ` +
+        `window #${d.firstSeq}–#${d.lastSeq} (${d.held} held), list scrollTop ${list?.scrollTop} of ${list?.scrollHeight} (height ${list?.clientHeight})`
+      );
+    })
+    .catch((e: Error) => `the page could not be read: ${e.message}`);
 }
 
 /** Column positions in a row's cells (media/src/timeline/eventList.ts rowNode). */
