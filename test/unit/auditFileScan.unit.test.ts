@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import * as fc from 'fast-check';
 import type { AuditEventInput } from '../../src/protocol/auditEvent';
 import type { Database } from 'sql.js';
-import { expectedSchemaEntries, loadSqlJs } from '../../src/core/audit/auditDatabase';
+import { knownSchemas, loadSqlJs } from '../../src/core/audit/auditDatabase';
 import { AuditLog, verifyAuditLog } from '../../src/core/audit/auditLog';
 import { checkEventFile } from '../../src/core/audit/eventFileScan';
 import { ChainVerifier, GENESIS_HASH, loadCanonicalJson, type VerifyResult } from '../../src/core/audit/hashChain';
@@ -46,7 +46,7 @@ describe('verify reads the database file directly, and agrees with SQLite', func
     try {
       const file = sharedCopy(join(dir, 'audit.sqlite'));
       for (const threads of [undefined, 0]) {
-        const checked = await checkEventFile(file, await expectedSchemaEntries(), { seq: 0, hash: GENESIS_HASH }, threads);
+        const checked = await checkEventFile(file, await knownSchemas(), { seq: 0, hash: GENESIS_HASH }, threads);
         assert.ok(checked, 'the direct reader understood the file');
         assert.equal(checked.results.reduce((n, r) => n + r.count, 0), 600);
         assert.ok(checked.results.every((r) => !r.bad));
@@ -77,7 +77,7 @@ describe('verify reads the database file directly, and agrees with SQLite', func
       for (const [label, edit] of edits) {
         fs.writeFileSync(join(dir, 'audit.sqlite'), pristine);
         await editDatabase(dir, edit);
-        const checked = await checkEventFile(sharedCopy(join(dir, 'audit.sqlite')), await expectedSchemaEntries(), { seq: 0, hash: GENESIS_HASH });
+        const checked = await checkEventFile(sharedCopy(join(dir, 'audit.sqlite')), await knownSchemas(), { seq: 0, hash: GENESIS_HASH });
         assert.ok(checked, `${label}: still read directly`);
         const direct = await verifyAuditLog(dir);
         const viaSqlite = await verifyAuditLog(dir, { direct: false });
@@ -93,7 +93,7 @@ describe('verify reads the database file directly, and agrees with SQLite', func
     const dir = await buildDatabase(120);
     const path = join(dir, 'audit.sqlite');
     const pristine = fs.readFileSync(path);
-    const schema = await expectedSchemaEntries();
+    const schema = await knownSchemas();
     let directlyRead = 0;
     let failures = 0;
     try {

@@ -11,6 +11,7 @@ import type { StoredEvent } from './auditJournal';
 import { asList } from './auditQuery';
 import type { AuditPage, AuditQuery, RunDetail, RunStatus, RunSummary, RunsQuery } from './auditQuery';
 import type { ChainChunk, ChainLocation, ChainVerifier } from './hashChain';
+import { addEventText, blockMayContain, blockOf, blockRange, covers, TEXT_BLOCK_BITS, termBits } from './textIndex';
 
 export const DATABASE_FILE = 'audit.sqlite';
 /** Bumped when the tables change; a database from a newer version is refused, never rewritten. */
@@ -48,7 +49,11 @@ CREATE INDEX events_type ON events(type);
 CREATE INDEX events_tool ON events(tool);
 CREATE INDEX events_decision ON events(decision);
 CREATE INDEX events_level ON events(level);
+CREATE TABLE text_blocks (block INTEGER PRIMARY KEY, bits BLOB NOT NULL);
 `;
+
+/** Added after the first release; created when a database without it is loaded (its bits are then filled in). */
+const TEXT_BLOCKS_TABLE = 'CREATE TABLE IF NOT EXISTS text_blocks (block INTEGER PRIMARY KEY, bits BLOB NOT NULL)';
 
 // The rollback journal is useless here: durability comes from our own journal and the atomic rename.
 // secure_delete zeroes freed space, so the file never keeps stale copies of rows moved by page splits.
@@ -114,14 +119,19 @@ export function inspectDatabaseHeader(head: Uint8Array, fileSize: number): { pro
   return { userVersion, applicationId };
 }
 
-let schemaEntries: Promise<Array<[string, string, string, string | null]>> | undefined;
+type SchemaEntry = [string, string, string, string | null];
+let schemaEntries: Promise<SchemaEntry[][]> | undefined;
 
-/** sqlite_schema as this version creates it (type, name, tbl_name, sql), to recognise a file laid out the same. */
-export function expectedSchemaEntries(): Promise<Array<[string, string, string, string | null]>> {
+/**
+ * sqlite_schema as this version creates it (type, name, tbl_name, sql), and as the first release did (before
+ * text_blocks), to recognise a file laid out the same.
+ */
+export function knownSchemas(): Promise<SchemaEntry[][]> {
   schemaEntries ??= (async () => {
     const db = await AuditDatabase.create();
     try {
-      return db.schemaEntries();
+      const current = db.schemaEntries();
+      return [current, current.filter((e) => e[2] !== 'text_blocks')];
     } finally {
       db.close();
     }
@@ -145,6 +155,10 @@ export class AuditDatabase {
   private readonly counts = new Map<string, number>();
   private nextRunId = 1;
   private max = 0;
+  /** Text search bits per block (textIndex.ts), as far as loaded; events up to `textSeq` are in them. */
+  private readonly textBits = new Map<number, Uint8Array>();
+  private textAllLoaded = false;
+  private textSeq = 0;
 
   private constructor(private readonly db: Database) {}
 
@@ -207,6 +221,10 @@ export class AuditDatabase {
 
   private loadState(): void {
     this.max = Number(this.scalar('SELECT coalesce(max(seq), 0) FROM events') ?? 0);
+    this.db.exec(TEXT_BLOCKS_TABLE);
+    this.textSeq = Number(this.meta('text_index_seq') ?? 0);
+    this.textBits.clear();
+    this.textAllLoaded = false;
     const rows = this.db.exec('SELECT id, run_id, agent, status, reason, started_at, ended_at, first_seq, last_seq, last_at, events, tool_calls, denied, pending, approvals, alerts, cost_usd FROM runs')[0]?.values ?? [];
     for (const r of rows) {
       const run: RunRow = {
@@ -235,9 +253,12 @@ export class AuditDatabase {
     return optStr(this.scalar('SELECT value FROM meta WHERE key = ?', [key]));
   }
 
-  /** Adds events (seq > maxSeq, ascending) in one transaction, with the runs and the planner's counts. */
+  /** Adds events (seq > maxSeq, ascending) in one transaction, with the runs, the planner's counts and the text bits. */
   insert(records: readonly StoredEvent[]): void {
     if (records.length === 0) return;
+    // Bits for events an older version added without them come first, so they stay complete up to maxSeq.
+    this.textCatchUp();
+    const textDirty = new Set<number>();
     const touched = new Set<RunRow>();
     const counted = new Map<Dim, Map<string | number, number>>();
     const bump = (dim: Dim, value: string | number | null) => {
@@ -268,6 +289,10 @@ export class AuditDatabase {
           rows.length = 0;
           inRows = 0;
         }
+        // The bits come from the stored text itself, parsed as a search will parse it.
+        const block = blockOf(r.seq);
+        addEventText(this.textBlock(block), JSON.parse(r.body) as Partial<AuditEvent>);
+        textDirty.add(block);
         bump('run', run.id);
         bump('agent', agent);
         bump('type', type);
@@ -283,6 +308,7 @@ export class AuditDatabase {
       for (const u of touched) {
         up.run([u.id, u.runId, u.agent, u.status, u.reason ?? null, u.startedAt ?? null, u.endedAt ?? null, u.firstSeq, u.lastSeq, u.lastAt, u.events, u.toolCalls, u.denied, u.pending, u.approvals, u.alerts, u.costUsd]);
       }
+      this.saveTextBlocks(textDirty);
       const vc = this.stmt('INSERT OR REPLACE INTO value_counts (dim, value, n) VALUES (?, ?, ?)');
       for (const [dim, m] of counted) {
         for (const [value, n] of m) {
@@ -302,6 +328,101 @@ export class AuditDatabase {
       this.loadState();
       throw e;
     }
+  }
+
+  // ---------------------------------------------------------------- text search bits (textIndex.ts)
+
+  /** A block's bits, from memory, the table, or new. */
+  private textBlock(block: number): Uint8Array {
+    let bits = this.textBits.get(block);
+    if (!bits) {
+      const stored = this.scalar('SELECT bits FROM text_blocks WHERE block = ?', [block]);
+      bits = new Uint8Array(TEXT_BLOCK_BITS / 8);
+      if (stored instanceof Uint8Array) bits.set(stored.subarray(0, bits.length));
+      this.textBits.set(block, bits);
+    }
+    return bits;
+  }
+
+  /** Writes changed blocks and how far they reach. Runs inside the caller's transaction. */
+  private saveTextBlocks(blocks: Iterable<number>): void {
+    const put = this.stmt('INSERT OR REPLACE INTO text_blocks (block, bits) VALUES (?, ?)');
+    for (const b of blocks) put.run([b, this.textBits.get(b)!]);
+    this.stmt('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)').run(['text_index_seq', String(this.max)]);
+    this.textSeq = this.max;
+  }
+
+  /** Adds the bits of events stored without them (by a version before text_blocks), in one transaction. */
+  private textCatchUp(): void {
+    if (this.textSeq >= this.max) return;
+    const read = this.stmt('SELECT seq, body FROM events WHERE seq > ? ORDER BY seq LIMIT 5000');
+    const dirty = new Set<number>();
+    this.db.exec('BEGIN');
+    try {
+      for (let after = this.textSeq; ; ) {
+        const rows: SqlValue[][] = [];
+        read.bind([after]);
+        try {
+          while (read.step()) rows.push(read.get());
+        } finally {
+          read.reset();
+        }
+        for (const [seq, body] of rows) {
+          const block = blockOf(Number(seq));
+          try {
+            addEventText(this.textBlock(block), JSON.parse(String(body)) as Partial<AuditEvent>);
+          } catch {
+            // An unreadable body matches no search; verify reports it.
+          }
+          dirty.add(block);
+        }
+        if (rows.length < 5000) break;
+        after = Number(rows[rows.length - 1]![0]);
+      }
+      this.saveTextBlocks(dirty);
+      this.db.exec('COMMIT');
+    } catch (e) {
+      this.db.exec('ROLLBACK');
+      this.textBits.clear();
+      this.textAllLoaded = false;
+      this.textSeq = Number(this.meta('text_index_seq') ?? 0);
+      throw e;
+    }
+  }
+
+  /**
+   * The seq ranges within [lo, hi], in scan order, that a text search must read: the blocks whose bits allow the
+   * term. Undefined when the term cannot be filtered by (under three characters).
+   */
+  private textRanges(text: string, lo: number, hi: number, order: 'asc' | 'desc'): Array<[number, number]> | undefined {
+    const forms = termBits(text);
+    if (!forms) return undefined;
+    this.textCatchUp();
+    if (!this.textAllLoaded) {
+      for (const [block, bits] of this.db.exec('SELECT block, bits FROM text_blocks')[0]?.values ?? []) {
+        if (!(bits instanceof Uint8Array) || this.textBits.has(Number(block))) continue;
+        const copy = new Uint8Array(TEXT_BLOCK_BITS / 8);
+        copy.set(bits.subarray(0, copy.length));
+        this.textBits.set(Number(block), copy);
+      }
+      this.textAllLoaded = true;
+    }
+    const ranges: Array<[number, number]> = [];
+    const first = blockOf(lo);
+    const last = blockOf(hi);
+    for (let i = 0; i <= last - first; i++) {
+      const block = order === 'asc' ? first + i : last - i;
+      const bits = this.textBits.get(block);
+      if (!bits || !blockMayContain(bits, forms)) continue;
+      const [from, to] = blockRange(block);
+      const range: [number, number] = [Math.max(lo, from), Math.min(hi, to)];
+      const prev = ranges[ranges.length - 1];
+      // Neighbouring blocks are read as one range.
+      if (prev && order === 'asc' && prev[1] + 1 === range[0]) prev[1] = range[1];
+      else if (prev && order === 'desc' && range[1] + 1 === prev[0]) prev[0] = range[0];
+      else ranges.push(range);
+    }
+    return ranges;
   }
 
   private touchRun(e: Partial<AuditEvent>, seq: number): RunRow {
@@ -401,6 +522,8 @@ export class AuditDatabase {
     const text = q.text?.trim() ? q.text.trim() : undefined;
     const like = text !== undefined ? likeTerm(text) : undefined;
     const matchesText = text !== undefined ? textMatcher(text) : undefined;
+    // Without a LIKE, rows whose stored text cannot hold the term are still skipped before they are parsed.
+    const bodyMayMatch = text !== undefined && like === undefined ? bodyPrefilter(text) : undefined;
 
     // Drive the scan from the most selective index when it is selective enough; otherwise walk the table by seq,
     // which stops as soon as the page is full.
@@ -436,8 +559,14 @@ export class AuditDatabase {
       `SELECT seq, body, hash FROM events ${withDriver ? `INDEXED BY events_${driver!.dim}` : 'NOT INDEXED'} WHERE ${withDriver ? `${driver!.dim} = ? AND ` : ''}${where.join(' AND ')} ORDER BY seq ${dir} LIMIT ?`;
     const stmt = this.stmt(sql(driver !== undefined));
     const chunk = Math.max(want, 64);
-    const cursors = streams.map((s) => ({ value: s.value, lo, hi, buf: [] as SqlValue[][], done: false }));
-    const fill = (c: (typeof cursors)[number]) => {
+    interface Cursor {
+      value: SqlValue | undefined;
+      lo: number;
+      hi: number;
+      buf: SqlValue[][];
+      done: boolean;
+    }
+    const fill = (c: Cursor) => {
       stmt.bind([...(c.value !== undefined ? [c.value] : []), c.lo, c.hi, ...params, chunk]);
       try {
         while (stmt.step()) c.buf.push(stmt.get());
@@ -451,20 +580,27 @@ export class AuditDatabase {
         else c.hi = Number(last[0]) - 1;
       }
     };
-    for (;;) {
-      if (out.length >= want) break;
-      for (const c of cursors) if (c.buf.length === 0 && !c.done) fill(c);
-      let pick: (typeof cursors)[number] | undefined;
-      for (const c of cursors) {
-        const head = c.buf[0];
-        if (!head) continue;
-        if (!pick || (order === 'asc' ? Number(head[0]) < Number(pick.buf[0]![0]) : Number(head[0]) > Number(pick.buf[0]![0]))) pick = c;
+    // A text search reads only the blocks its term can occur in (textIndex.ts); everything else reads [lo, hi].
+    const ranges = (text !== undefined ? this.textRanges(text, lo, hi, order) : undefined) ?? [[lo, hi]];
+    for (const [rangeLo, rangeHi] of ranges) {
+      const cursors: Cursor[] = streams.map((s) => ({ value: s.value, lo: rangeLo, hi: rangeHi, buf: [], done: false }));
+      for (;;) {
+        if (out.length >= want) break;
+        for (const c of cursors) if (c.buf.length === 0 && !c.done) fill(c);
+        let pick: Cursor | undefined;
+        for (const c of cursors) {
+          const head = c.buf[0];
+          if (!head) continue;
+          if (!pick || (order === 'asc' ? Number(head[0]) < Number(pick.buf[0]![0]) : Number(head[0]) > Number(pick.buf[0]![0]))) pick = c;
+        }
+        if (!pick) break;
+        const row = pick.buf.shift()!;
+        if (bodyMayMatch && !bodyMayMatch(String(row[1]))) continue;
+        const ev = toEvent([row[1]!, row[2]!]);
+        if (matchesText && !matchesText(ev)) continue;
+        out.push(ev);
       }
-      if (!pick) break;
-      const row = pick.buf.shift()!;
-      const ev = toEvent([row[1]!, row[2]!]);
-      if (matchesText && !matchesText(ev)) continue;
-      out.push(ev);
+      if (out.length >= want) break;
     }
     const hasMore = out.length > limit;
     return { events: hasMore ? out.slice(0, limit) : out, order, hasMore };
@@ -628,6 +764,18 @@ export class AuditDatabase {
     const integrity = String(this.scalar('PRAGMA integrity_check') ?? '');
     if (integrity !== 'ok') return { seq: 0, detail: `SQLite integrity check: ${integrity}` };
     const s = this.db.prepare('SELECT e.seq, e.agent, e.type, e.tool, e.decision, e.level, r.run_id, e.body FROM events e LEFT JOIN runs r ON r.id = e.run ORDER BY e.seq');
+    // The text search bits (events up to the recorded text_index_seq) must hold every trigram of their events:
+    // cleared bits would hide events from a search without touching the chain.
+    const textSeq = this.textSeq;
+    let block = -1;
+    let expected = new Uint8Array(TEXT_BLOCK_BITS / 8);
+    const checkBlock = (): { seq: number; detail: string } | undefined => {
+      if (block < 0) return undefined;
+      const stored = this.scalar('SELECT bits FROM text_blocks WHERE block = ?', [block]);
+      if (stored instanceof Uint8Array && covers(stored, expected)) return undefined;
+      const [from, to] = blockRange(block);
+      return { seq: from, detail: `the text search index of events #${from}–#${Math.min(to, textSeq)} lacks terms they contain (the database was edited outside Airlock): a search could miss them` };
+    };
     try {
       while (s.step()) {
         const [seq, agent, type, tool, decision, level, runId, body] = s.get();
@@ -636,11 +784,20 @@ export class AuditDatabase {
         const have = [agent, type, tool, decision, level, runId];
         const i = want.findIndex((w, k) => w !== have[k]);
         if (i >= 0) return { seq: Number(seq), detail: `its ${['agent', 'type', 'tool', 'decision', 'level', 'run'][i]} column disagrees with the event itself (the database was edited outside Airlock)` };
+        if (Number(seq) <= textSeq) {
+          if (blockOf(Number(seq)) !== block) {
+            const bad = checkBlock();
+            if (bad) return bad;
+            block = blockOf(Number(seq));
+            expected = new Uint8Array(TEXT_BLOCK_BITS / 8);
+          }
+          addEventText(expected, e);
+        }
       }
+      return checkBlock();
     } finally {
       s.free();
     }
-    return undefined;
   }
 
   close(): void {
@@ -689,16 +846,30 @@ function toEvent(row: SqlValue[]): AuditEvent {
   return { ...(JSON.parse(String(row[0])) as Omit<AuditEvent, 'hash'>), hash };
 }
 
-/** The SQL LIKE pattern that every match must satisfy: the term as it appears inside JSON (escaped). */
+/**
+ * The SQL LIKE pattern that every match satisfies, when there is one that is sure to: the search looks at the
+ * lower-cased tool, reason and arguments (textMatcher), the LIKE at the stored JSON with ASCII-only case folding.
+ * They agree for a term of plain ASCII without JSON's structural or escaped characters (which may differ between
+ * the stored JSON and the JSON searched, or appear escaped), and without `i` and `k`, which non-ASCII letters turn
+ * into when lower-cased (İ, the Kelvin sign) where LIKE does not follow.
+ */
 function likeTerm(text: string): string | undefined {
-  let t = JSON.stringify(text).slice(1, -1);
-  // LIKE folds ASCII case only; for other letters fall back to the longest ASCII run, or to no pre-filter.
-  if (/[^\u0000-\u007f]/.test(t)) {
-    const runs = t.split(/[^\u0000-\u007f]+/).sort((a, b) => b.length - a.length);
-    t = runs[0] ?? '';
-    if (t.length < 3) return undefined;
-  }
-  return `%${t.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+  if (!/^[\x20-\x7e]+$/.test(text) || /[,:{}[\]"\\ik]/i.test(text)) return undefined;
+  return `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+}
+
+/**
+ * A test on the stored JSON that every match passes, for terms LIKE cannot take: the lower-cased JSON holds the
+ * term as typed or JSON-escaped, unless the term spans JSON's structure (then every row is parsed and searched).
+ */
+function bodyPrefilter(text: string): ((body: string) => boolean) | undefined {
+  if (/[,:{}[\]]/.test(text)) return undefined;
+  const needle = text.toLowerCase();
+  const escaped = JSON.stringify(needle).slice(1, -1);
+  return (body) => {
+    const lower = body.toLowerCase();
+    return lower.includes(needle) || lower.includes(escaped);
+  };
 }
 
 function textMatcher(text: string): (e: AuditEvent) => boolean {

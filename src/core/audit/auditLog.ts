@@ -10,7 +10,7 @@ import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
 import { AuditEventInput } from '../../protocol/auditEvent';
 import type { AuditEvent } from '../../protocol/auditEvent';
-import { AuditDatabase, DATABASE_FILE, expectedSchemaEntries, inspectDatabaseHeader, isCorruptionError, SCHEMA_VERSION, APPLICATION_ID } from './auditDatabase';
+import { AuditDatabase, DATABASE_FILE, knownSchemas, inspectDatabaseHeader, isCorruptionError, SCHEMA_VERSION, APPLICATION_ID } from './auditDatabase';
 import { AuditError, auditIoError } from './auditError';
 import {
   encodeRecordLine,
@@ -1159,7 +1159,7 @@ function readShared(path: string): Buffer {
 async function verifyDatabaseFile(bytes: Buffer, verifier: ChainVerifier, threads?: number): Promise<boolean> {
   const header = inspectDatabaseHeader(bytes.subarray(0, 100), bytes.length);
   if (header.problem || header.applicationId !== APPLICATION_ID || header.userVersion > SCHEMA_VERSION) return false;
-  const checked = await checkEventFile(bytes, await expectedSchemaEntries(), verifier.head, threads);
+  const checked = await checkEventFile(bytes, await knownSchemas(), verifier.head, threads);
   if (!checked) return false;
   verifier.absorb(checked.results, 'database');
   if (!verifier.failed && checked.headSeq !== undefined && checked.headSeq > verifier.head.seq) {

@@ -46,18 +46,21 @@ export interface LeafScanResult {
 export type SchemaEntry = readonly [string, string, string, string | null];
 
 /**
- * Reads the header and finds the events table's leaf pages and the recorded head. The schema must be exactly
- * `expectedSchema` (what this version of Airlock creates): SQLite reads columns by the names the schema gives
- * them, and refuses a schema it cannot parse, so a file whose schema differs is left to SQLite. Throws
- * EventFileUnreadable.
+ * Reads the header and finds the events table's leaf pages and the recorded head. The schema must be exactly one
+ * of `schemas` (what this version of Airlock creates, or what an earlier one did): SQLite reads columns by the
+ * names the schema gives them, and refuses a schema it cannot parse, so a file whose schema differs is left to
+ * SQLite. Throws EventFileUnreadable.
  */
-export function locateEvents(file: Uint8Array, expectedSchema: readonly SchemaEntry[]): EventLeaves {
+export function locateEvents(file: Uint8Array, schemas: ReadonlyArray<readonly SchemaEntry[]>): EventLeaves {
   const layout = readLayout(file);
   const schema = scanTable(file, layout, 1);
   const key = (e: readonly unknown[]) => JSON.stringify(e);
   const found = schema.map((r) => key([r[0], r[1], r[2], r[4] ?? null])).sort();
-  const expected = expectedSchema.map(key).sort();
-  if (found.length !== expected.length || found.some((f, i) => f !== expected[i])) throw new EventFileUnreadable('the schema is not the expected one');
+  const known = schemas.some((entries) => {
+    const expected = entries.map(key).sort();
+    return found.length === expected.length && found.every((f, i) => f === expected[i]);
+  });
+  if (!known) throw new EventFileUnreadable('the schema is not one this version knows');
   let eventsRoot = 0;
   let metaRoot = 0;
   for (const row of schema) {
@@ -483,13 +486,13 @@ function sha256(data: Uint8Array): Uint8Array {
  */
 export async function checkEventFile(
   file: Uint8Array,
-  expectedSchema: readonly SchemaEntry[],
+  schemas: ReadonlyArray<readonly SchemaEntry[]>,
   start: { seq: number; hash: string },
   threads?: number,
 ): Promise<{ results: LeafScanResult[]; headSeq: number | undefined } | undefined> {
   let located: EventLeaves;
   try {
-    located = locateEvents(file, expectedSchema);
+    located = locateEvents(file, schemas);
   } catch (e) {
     if (e instanceof EventFileUnreadable) return undefined;
     throw e;
