@@ -76,7 +76,8 @@ export function registerTimeline(context: vscode.ExtensionContext, deps: Timelin
       return current;
     },
     async open(options = {}) {
-      // Start loading the log now, while the webview loads, rather than when it first asks.
+      // Open the source now, while the webview loads. (The audit source reads the newest page from the journal and
+      // loads its database only once that page is posted: loading blocks the extension host for seconds.)
       openSource().catch(() => undefined);
       const panel = current ?? adopt(TimelinePanel.create(panelDeps));
       panel.reveal();

@@ -176,6 +176,8 @@ export class TimelineMessageHandler {
     this.pendingAppend = undefined; // the first page already holds everything up to now
     const queried = performance.now();
     await this.post({ kind: 'notification', notification: 'init', state, page });
+    // The first page may have come from the journal alone (deferredTimelineSource.ts): load the rest now.
+    source.prefetch?.();
     this.o.log.trace?.(`Timeline: ready answered: source ${(opened - started).toFixed(0)} ms, first page ${(queried - opened).toFixed(0)} ms, posted in ${(performance.now() - queried).toFixed(0)} ms`);
   }
 

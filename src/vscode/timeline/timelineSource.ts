@@ -28,6 +28,8 @@ export interface TimelineSource {
   export(format: ExportFormat, file: string, filter?: TimelineFilter): Promise<number>;
   /** Fires when events are appended; listeners may be called often, the panel coalesces. */
   onDidAppend(listener: (notice: AppendNotice) => void): SourceSubscription;
+  /** Optional: start loading whatever later requests will need (called once the first page is posted). */
+  prefetch?(): void;
   /** Stops polling and releases what the source opened. */
   dispose(): Promise<void>;
 }
