@@ -22,6 +22,7 @@ export class DeferredTimelineSource implements TimelineSource {
   constructor(
     private readonly stateDir: string,
     private readonly open: () => Promise<TimelineSource>,
+    private readonly log?: (message: string) => void,
   ) {}
 
   /** The database is loaded (or loading failed and will be retried on the next request). */
@@ -58,7 +59,9 @@ export class DeferredTimelineSource implements TimelineSource {
 
   async page(q: PageQuery): Promise<TimelinePage> {
     if (!this.loaded && q.direction === 'latest' && isEmpty(q.filter)) {
+      const started = performance.now();
       const newest = readNewestEvents(this.stateDir, q.limit);
+      this.log?.(`Timeline: the newest ${q.limit} events ${newest ? 'read' : 'could not be read'} from the journal in ${Math.round(performance.now() - started)} ms${newest ? '' : '; loading the database'}`);
       if (newest) {
         this.servedUpTo = Math.max(this.servedUpTo, newest.lastSeq);
         return { rows: newest.events.map(rowOf), hasBefore: newest.hasBefore, hasAfter: false };

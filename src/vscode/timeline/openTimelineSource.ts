@@ -17,5 +17,5 @@ export async function openTimelineSource(stateDir: string, log: TimelineLog, exp
     log.info(`Timeline: opened the audit log (${audit.lastEvent.seq.toLocaleString('en-US')} events) in ${Math.round(performance.now() - started)} ms`);
     for (const m of audit.recovery.messages) log.info(`Audit log: ${m}`);
     return new AuditTimelineSource(audit, { exporter, ownsLog: true });
-  });
+  }, (m) => log.info(m));
 }
