@@ -20,7 +20,9 @@ const pageTarget = 100;
 export async function timelineBench(): Promise<BenchSection> {
   const log = (m: string) => process.stdout.write(`${m}\n`);
   const workspace = copyWorkspace();
-  const server = await CodeServer.start({ folder: workspace, stateDir: '/tmp/tlbench-cs' });
+  // AIRLOCK_BENCH_SERVER_DIR keeps code-server's user data and logs (the extension's output has the host's timings).
+  const keep = process.env.AIRLOCK_BENCH_SERVER_DIR;
+  const server = await CodeServer.start({ folder: workspace, ...(keep ? { stateDir: keep } : {}) });
   const browser = await launchChromium();
   try {
     const { page } = await newWorkbenchPage(browser, { viewport: { width: 1600, height: 1000 } });
