@@ -152,8 +152,12 @@ export class FilterBar {
     this.updating = true;
     try {
       clear(s);
-      s.append(el('vscode-option', { text: any, attrs: { value: '' } }));
-      for (const [v, label] of choices) s.append(el('vscode-option', { text: label, attrs: { value: v } }));
+      // The kept option is marked `selected`: vscode-single-select rebuilds its list from the options when they
+      // change (a slotchange, after this returns) and selects the marked one, else the first ("Any …"). Setting
+      // `value` alone is matched against the old list, then lost in that rebuild, and the next filter change
+      // would silently drop this filter.
+      s.append(el('vscode-option', { text: any, attrs: { value: '', ...(keep ? {} : { selected: '' }) } }));
+      for (const [v, label] of choices) s.append(el('vscode-option', { text: label, attrs: { value: v, ...(v === keep ? { selected: '' } : {}) } }));
       s.value = keep ?? '';
     } finally {
       this.updating = false;
