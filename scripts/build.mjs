@@ -31,7 +31,8 @@ const builds = [
   // The sandbox runs on Node >= 22 and resolves isolated-vm from sandbox/node_modules.
   { ...common, entryPoints: ['sandbox/main.ts'], outfile: 'sandbox/dist/main.js', target: 'node22', external: ['isolated-vm'] },
   // The Audit Timeline webview: a browser page under a strict CSP, so one classic script and one stylesheet.
-  { ...common, entryPoints: ['media/src/timeline/main.ts'], outfile: 'media/dist/timeline.js', platform: 'browser', format: 'iife', target: 'chrome120', mainFields: ['browser', 'module', 'main'] },
+  // Always minified (a third of the size to fetch and parse before the first rows; the source map stays in dev builds).
+  { ...common, entryPoints: ['media/src/timeline/main.ts'], outfile: 'media/dist/timeline.js', platform: 'browser', format: 'iife', target: 'chrome120', mainFields: ['browser', 'module', 'main'], minify: true },
   { ...common, entryPoints: ['media/src/timeline/timeline.css'], outfile: 'media/dist/timeline.css', platform: 'browser', target: 'chrome120' },
 ];
 
