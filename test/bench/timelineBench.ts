@@ -45,6 +45,10 @@ export async function timelineBench(): Promise<BenchSection> {
     await page.waitForTimeout(3000);
 
     const cold = await openToFirstRows(wb);
+    // The first scroll right after the first open waits for the database, which loads after the first page is
+    // shown; the steady next page is measured once the runs list (which needs the database) has arrived.
+    const firstScroll = (await nextPages(await timelineFrame(page), 1))[0]!;
+    await (await timelineFrame(page)).waitForSelector('#app .runs-list .run-status', { timeout: 60_000 });
     const pages = await nextPages(await timelineFrame(page), 15);
     const held = await heldRows(await timelineFrame(page));
     await closeEditors(wb);
@@ -70,13 +74,14 @@ export async function timelineBench(): Promise<BenchSection> {
       { label: '  of which the page: init → first rows seen', ours: ms(cold.total - cold.initAt, 0) },
       { label: `next page (100 older rows): fetch and render, median of ${pages.length}`, ours: ms(pageMedian, 1), target: target(pageMedian < pageTarget, `< ${pageTarget} ms`) },
       { label: 'next page, slowest', ours: ms(pages.at(-1)!, 1) },
+      { label: 'first scroll right after the first open (the database is still loading)', ours: ms(firstScroll, 0) },
     ];
     return {
       title: 'Audit Timeline in the browser (code-server + Chromium)',
       rows,
       notes: [
         `rows held by the webview after ${pages.length} pages of scrolling: ${held}`,
-        'first open includes reading the whole audit database into sql.js in the extension host; the timeline keeps it loaded for 5 minutes after the panel closes',
+        'first open: the newest page is read from the journal; the whole audit database is read into sql.js in the extension host after it is shown (the first scroll waits for that), and kept loaded for 5 minutes after the panel closes',
         'the workbench part includes code-server creating the webview frame and its service-worker handshake, before any of the timeline page loads',
       ],
     };
