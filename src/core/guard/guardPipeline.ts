@@ -260,7 +260,7 @@ export class GuardPipeline {
   }
 
   /** Scope checks that depend on the tool's arguments; returns what execute needs. */
-  private preflight(tool: string, args: unknown): { rel?: string; url?: URL } {
+  private preflight(tool: string, args: unknown): { rel?: string; url?: URL; wildcard?: boolean } {
     switch (tool) {
       case 'fs.read':
       case 'fs.write':
@@ -286,7 +286,7 @@ export class GuardPipeline {
           throw toRefusal(e, 'net');
         }
         this.blockOutboundSecrets(tool, { url: a.url, headers: a.headers ?? {}, body: a.body ?? '' });
-        return { url: h.url };
+        return { url: h.url, wildcard: h.wildcard };
       }
       default:
         if (this.o.tools.has(tool)) this.blockOutboundSecrets(tool, args);
@@ -339,7 +339,7 @@ export class GuardPipeline {
     return answer;
   }
 
-  private async execute(tool: string, args: unknown, level: ApprovalLevel, pre: { rel?: string; url?: URL }, audit: (o: Outcome) => Promise<void>): Promise<Outcome> {
+  private async execute(tool: string, args: unknown, level: ApprovalLevel, pre: { rel?: string; url?: URL; wildcard?: boolean }, audit: (o: Outcome) => Promise<void>): Promise<Outcome> {
     const overlay = this.o.overlay;
     const finish = async (o: Outcome, effect?: () => void): Promise<Outcome> => {
       await audit(o);
@@ -382,7 +382,7 @@ export class GuardPipeline {
           const method = (a.method ?? 'GET').toUpperCase();
           // The request itself is the effect: its decision is durable before anything leaves the machine.
           await this.record({ tool, args: auditArgs(tool, args), decision: 'allow', level, actor: 'policy' }, 'decision');
-          const res = await this.o.fetcher.fetch({ url: pre.url!, method, headers: a.headers ?? {}, body: a.body }, this.o.signal);
+          const res = await this.o.fetcher.fetch({ url: pre.url!, method, headers: a.headers ?? {}, body: a.body, publicOnly: pre.wildcard === true }, this.o.signal);
           const marker = findInjectionMarker(res.body);
           return await finish({
             value: res,

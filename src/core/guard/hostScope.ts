@@ -14,8 +14,9 @@
 //            `https://host`        that scheme only (otherwise http and https are both allowed)
 //            `127.0.0.1`, `[::1]`  IP literals: only ever allowed when listed exactly like this
 //            `*`                   any host name, but never an IP literal nor `localhost`/`*.localhost`
-// This checks names, not addresses: a listed name that resolves to a private address is still allowed here, so
-// the code that performs the request should pin or check the resolved address if that matters.
+// This checks names, not addresses. `wildcard` in the result says the host was allowed by `*` or `*.domain`, i.e.
+// the agent chose the name: then HostFetch refuses to connect to a loopback, private or link-local address it
+// resolves to (DNS rebinding, cloud metadata). A name listed exactly is trusted to resolve where its owner says.
 import { GuardConfigError } from './guardConfigError';
 
 export type HostDenialReason =
@@ -40,6 +41,8 @@ export type HostCheck =
       port: number;
       /** The allowlist entry that matched. */
       pattern: string;
+      /** The entry was `*` or `*.domain`: the agent picked the name, so its addresses must be public ones. */
+      wildcard: boolean;
     }
   | { ok: false; reason: HostDenialReason; message: string };
 
@@ -114,7 +117,7 @@ export class HostScope {
       hostMatched ??= p;
       if (!(p.port === undefined ? url.port === '' : p.port === port)) continue;
       portMatched ??= p;
-      if (p.scheme === undefined || p.scheme === url.protocol) return { ok: true, url, host, port, pattern: p.source };
+      if (p.scheme === undefined || p.scheme === url.protocol) return { ok: true, url, host, port, pattern: p.source, wildcard: p.kind !== 'exact' };
     }
     if (portMatched) {
       return deny('scheme', `Refused ${shown}: scope.net "${portMatched.source}" allows ${host} only over ${portMatched.scheme?.slice(0, -1)}.`);

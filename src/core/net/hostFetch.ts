@@ -1,13 +1,17 @@
 // `net.fetch` executed by the host on the agent's behalf: method and size limits, a timeout, no automatic
 // redirects (a redirect could leave the allowlist), a capped response body, and credentials injected by
 // reference from the policy so the agent never sees them.
+import { Agent, fetch as undiciFetch, type Response } from 'undici';
 import type { ResolvedPolicy } from '../policy/policySchema';
+import { guardedLookup, NonPublicAddressError, type Resolver } from './addressCheck';
 
 export interface FetchRequest {
   readonly url: URL;
   readonly method: string;
   readonly headers: Record<string, string>;
   readonly body: string | undefined;
+  /** The host name was the agent's choice (a wildcard allowed it): connect only to public addresses. */
+  readonly publicOnly?: boolean;
 }
 
 export interface FetchResponse {
@@ -18,7 +22,7 @@ export interface FetchResponse {
   readonly truncated: boolean;
 }
 
-export type FetchErrorReason = 'method' | 'request-too-large' | 'timeout' | 'network';
+export type FetchErrorReason = 'method' | 'request-too-large' | 'timeout' | 'network' | 'non-public-address';
 
 export class FetchError extends Error {
   override readonly name = 'FetchError';
@@ -36,7 +40,18 @@ export class FetchError extends Error {
 const HOP_BY_HOP = new Set(['host', 'connection', 'content-length', 'transfer-encoding', 'cookie', 'proxy-authorization']);
 
 export class HostFetch {
-  constructor(private readonly net: ResolvedPolicy['net']) {}
+  /** Connections for agent-chosen names: every resolved address is checked before connecting. */
+  private readonly publicOnly: Agent;
+  private readonly direct: Agent;
+
+  /** `resolve` replaces the system resolver (tests point names at local servers with it). */
+  constructor(
+    private readonly net: ResolvedPolicy['net'],
+    options: { resolve?: Resolver } = {},
+  ) {
+    this.publicOnly = new Agent({ connect: { lookup: guardedLookup(true, options.resolve) } });
+    this.direct = new Agent({ connect: { lookup: guardedLookup(false, options.resolve) } });
+  }
 
   /** The secret values this request will carry, so they can be scrubbed from anything shown to the agent. */
   secretValuesFor(url: URL): string[] {
@@ -58,9 +73,14 @@ export class HostFetch {
     const combined = signal ? AbortSignal.any([signal, timeout]) : timeout;
     let res: Response;
     try {
-      res = await fetch(req.url, { method: req.method, headers, body: req.body, redirect: 'manual', signal: combined });
+      const dispatcher = req.publicOnly ? this.publicOnly : this.direct;
+      res = await undiciFetch(req.url, { method: req.method, headers, body: req.body, redirect: 'manual', signal: combined, dispatcher });
     } catch (e) {
       if (timeout.aborted) throw new FetchError('timeout', `no response from ${req.url.host} within ${this.net.timeoutMs} ms`);
+      const refused = causeOf(e, NonPublicAddressError);
+      if (refused) {
+        throw new FetchError('non-public-address', `refused to connect: ${refused.message}; a host allowed by a wildcard in scope.net must resolve to a public address (list the host exactly in scope.net to allow it)`);
+      }
       throw new FetchError('network', `request to ${req.url.host} failed: ${(e as Error).message}`);
     }
     const { body, truncated } = await readCapped(res, this.net.maxResponseBytes);
@@ -84,6 +104,14 @@ export class HostFetch {
     }
     return out;
   }
+}
+
+/** The first error of class `type` in an error's cause chain. */
+function causeOf<T extends Error>(e: unknown, type: new (...args: never[]) => T): T | undefined {
+  for (let cur: unknown = e, depth = 0; cur instanceof Error && depth < 8; cur = cur.cause, depth++) {
+    if (cur instanceof type) return cur;
+  }
+  return undefined;
 }
 
 async function readCapped(res: Response, max: number): Promise<{ body: string; truncated: boolean }> {
