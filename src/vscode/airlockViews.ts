@@ -16,19 +16,28 @@ const kindLetter = { create: 'A', modify: 'M', delete: 'D' } as const;
 const kindWord = { create: 'added', modify: 'modified', delete: 'deleted' } as const;
 const kindColor = { create: 'gitDecoration.addedResourceForeground', modify: 'gitDecoration.modifiedResourceForeground', delete: 'gitDecoration.deletedResourceForeground' } as const;
 
-// ---- Runs ----------------------------------------------------------------------------------------------------
-
-export class RunsView implements vscode.TreeDataProvider<RunRecord> {
+/** What every Airlock tree shares: one change event, fired by refresh() when the model behind it changed. */
+abstract class AirlockTree<T> implements vscode.TreeDataProvider<T> {
   private readonly _onDidChangeTreeData = new vscode.EventEmitter<void>();
   readonly onDidChangeTreeData = this._onDidChangeTreeData.event;
+
+  refresh(): void {
+    this._onDidChangeTreeData.fire();
+  }
+
+  abstract getChildren(element?: T): T[];
+  abstract getTreeItem(element: T): vscode.TreeItem;
+}
+
+// ---- Runs ----------------------------------------------------------------------------------------------------
+
+export class RunsView extends AirlockTree<RunRecord> {
 
   constructor(
     private readonly runner: AgentRunner,
     private readonly pending: PendingChanges,
-  ) {}
-
-  refresh(): void {
-    this._onDidChangeTreeData.fire();
+  ) {
+    super();
   }
 
   getChildren(element?: RunRecord): RunRecord[] {
@@ -81,14 +90,10 @@ function statusIcon(status: string): vscode.ThemeIcon {
 
 export type PendingNode = { readonly kind: 'run'; readonly run: PendingRun } | { readonly kind: 'file'; readonly change: PendingChange };
 
-export class PendingChangesView implements vscode.TreeDataProvider<PendingNode> {
-  private readonly _onDidChangeTreeData = new vscode.EventEmitter<void>();
-  readonly onDidChangeTreeData = this._onDidChangeTreeData.event;
+export class PendingChangesView extends AirlockTree<PendingNode> {
 
-  constructor(private readonly pending: PendingChanges) {}
-
-  refresh(): void {
-    this._onDidChangeTreeData.fire();
+  constructor(private readonly pending: PendingChanges) {
+    super();
   }
 
   getChildren(element?: PendingNode): PendingNode[] {
@@ -146,14 +151,10 @@ export class PendingChangeDecorations implements vscode.FileDecorationProvider {
 
 // ---- Pending Approvals ---------------------------------------------------------------------------------------
 
-export class PendingApprovalsView implements vscode.TreeDataProvider<ApprovalRequest> {
-  private readonly _onDidChangeTreeData = new vscode.EventEmitter<void>();
-  readonly onDidChangeTreeData = this._onDidChangeTreeData.event;
+export class PendingApprovalsView extends AirlockTree<ApprovalRequest> {
 
-  constructor(private readonly approvals: ApprovalPrompts) {}
-
-  refresh(): void {
-    this._onDidChangeTreeData.fire();
+  constructor(private readonly approvals: ApprovalPrompts) {
+    super();
   }
 
   getChildren(element?: ApprovalRequest): ApprovalRequest[] {

@@ -82,8 +82,11 @@ export class ChangeReview {
     const { workspace, agent } = items[0]!;
     const state = await this.s.state();
 
+    const auditRejected = (paths: readonly string[], reason: string) =>
+      state.audit.append({ runId, agent, type: 'approval', tool: 'review', args: { rejected: paths }, decision: 'rejected', actor: this.actor, reason });
+
     if (verdict === 'reject') {
-      await state.audit.append({ runId, agent, type: 'approval', tool: 'review', args: { rejected: items.map((p) => p.change.path) }, decision: 'rejected', actor: this.actor, reason: 'rejected in review; the workspace was not changed' });
+      await auditRejected(items.map((p) => p.change.path), 'rejected in review; the workspace was not changed');
       for (const p of items) this.s.pending.remove(runId, p.change.path);
       this.s.log.info(`[${runId}] rejected ${items.map((p) => p.change.path).join(', ')}`);
       return { outcome: 'rejected', paths: items.map((p) => p.change.path) };
@@ -134,7 +137,7 @@ export class ChangeReview {
       this.s.log.info(`[${runId}] applied ${touched.join(', ')} (snapshot ${snapshotId})`);
     }
     if (dropped.length > 0) {
-      await state.audit.append({ runId, agent, type: 'approval', tool: 'review', args: { rejected: dropped }, decision: 'rejected', actor: this.actor, reason: 'every hunk rejected in review' });
+      await auditRejected(dropped, 'every hunk rejected in review');
     }
     for (const x of selected) this.s.pending.remove(runId, x.item.change.path);
     return snapshotId ? { outcome: 'applied', snapshotId, paths: touched } : { outcome: 'rejected', paths: dropped };

@@ -15,13 +15,9 @@ export type Answerer = (question: Question<string>) => Promise<string | undefine
 
 export class Prompts {
   private answerer: Answerer | undefined;
-  /** Every question asked, newest last (kept short; for the log and tests). */
-  readonly asked: Question<string>[] = [];
 
   /** Resolves with the chosen choice, or undefined when the user dismissed the question. */
   async ask<T extends string>(question: Question<T>): Promise<T | undefined> {
-    this.asked.push(question);
-    if (this.asked.length > 50) this.asked.shift();
     if (this.answerer) {
       const answer = await this.answerer(question);
       if (answer !== undefined && !question.choices.includes(answer as T)) throw new Error(`"${answer}" is not one of the choices: ${question.choices.join(', ')}`);

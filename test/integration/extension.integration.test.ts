@@ -7,19 +7,14 @@ import { join, relative, resolve, sep } from 'node:path';
 import * as vscode from 'vscode';
 import type { RunReport } from '../../src/core/runtime/agentRuntime';
 import type { AirlockApi } from '../../src/vscode/extension';
+import { airlockExtension, workspaceRoot } from './airlockExtension';
 import { waitFor } from './waitFor';
 
-const extensionId = 'agent-airlock.agent-airlock';
 /** The test files stay in the repository (out/test/integration) whichever copy of the extension is under test. */
 const repoRoot = resolve(__dirname, '..', '..', '..');
 const refactorAgent = join(repoRoot, 'examples', 'agents', 'refactor.agent.js');
 const nodePathSetting = 'airlock.sandbox.nodePath';
 
-function workspaceRoot(): string {
-  const folder = vscode.workspace.workspaceFolders?.[0];
-  assert.ok(folder, 'the runner opens a copy of examples/demo as the workspace');
-  return folder.uri.fsPath;
-}
 
 /** Every file under `dir` (except .airlock/state) with its bytes, to prove a run changed nothing on disk. */
 function filesIn(dir: string): Map<string, string> {
@@ -36,9 +31,7 @@ describe('Agent Airlock in a real VS Code', function () {
   let extension: vscode.Extension<AirlockApi>;
 
   before(() => {
-    const found = vscode.extensions.getExtension<AirlockApi>(extensionId);
-    assert.ok(found, `extension ${extensionId} is not loaded`);
-    extension = found;
+    extension = airlockExtension();
   });
 
   it('activates by itself in a workspace that has an Airlock policy', async () => {

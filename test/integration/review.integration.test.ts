@@ -10,6 +10,7 @@ import type { RunReport } from '../../src/core/runtime/agentRuntime';
 import type { AirlockApi } from '../../src/vscode/extension';
 import type { ReviewOutcome } from '../../src/vscode/changeReview';
 import { dirtyChoices } from '../../src/vscode/dirtyEditors';
+import { activateAirlock, workspaceRoot } from './airlockExtension';
 import { waitFor } from './waitFor';
 
 const repoRoot = resolve(__dirname, '..', '..', '..');
@@ -18,19 +19,7 @@ const writer = join(fixtures, 'writer.agent.js');
 const asker = join(fixtures, 'asker.agent.js');
 const spin = join(fixtures, 'spin.agent.js');
 
-function api(): AirlockApi {
-  const ext = vscode.extensions.getExtension<AirlockApi>('agent-airlock.agent-airlock');
-  assert.ok(ext?.isActive, 'the extension is active');
-  return ext.exports;
-}
-
-function root(): string {
-  const folder = vscode.workspace.workspaceFolders?.[0];
-  assert.ok(folder);
-  return folder.uri.fsPath;
-}
-
-const abs = (rel: string) => join(root(), ...rel.split('/'));
+const abs = (rel: string) => join(workspaceRoot(), ...rel.split('/'));
 const read = (rel: string) => readFileSync(abs(rel), 'utf8');
 
 function run(agentFile: string, task: unknown): Promise<RunReport> {
@@ -48,9 +37,11 @@ describe('Reviewing agent changes in the editor', function () {
   this.timeout(120_000);
   const dir = `review-${process.pid}`;
   let report: RunReport;
+  let airlock: AirlockApi;
+  const api = () => airlock;
 
   before(async () => {
-    await waitFor(() => vscode.extensions.getExtension('agent-airlock.agent-airlock')?.isActive || undefined, { timeoutMs: 30_000, what: 'the extension to activate' });
+    airlock = await activateAirlock();
     mkdirSync(abs(`src/${dir}`), { recursive: true });
     writeFileSync(abs(`src/${dir}/approve.txt`), 'old approve\n');
     writeFileSync(abs(`src/${dir}/reject.txt`), 'old reject\n');
@@ -230,7 +221,7 @@ describe('Reviewing agent changes in the editor', function () {
 
   it('an invalid policy shows in the Problems view on the field, and a run is refused', async () => {
     const a = api();
-    const policyPath = join(root(), '.airlock', 'policy.json');
+    const policyPath = join(workspaceRoot(), '.airlock', 'policy.json');
     const good = readFileSync(policyPath, 'utf8');
     try {
       writeFileSync(policyPath, good.replace('"maxCalls": 200', '"maxCalls": "lots"'));

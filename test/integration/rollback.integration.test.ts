@@ -14,9 +14,8 @@ import type { AirlockApi } from '../../src/vscode/extension';
 import { rollbackChoices, type RollbackOutcome, type ShownSnapshot } from '../../src/vscode/rollbackCommands';
 import { SnapshotDocuments } from '../../src/vscode/snapshotDocuments';
 import type { Question } from '../../src/vscode/userPrompts';
+import { activateAirlock, workspaceRoot } from './airlockExtension';
 import { waitFor } from './waitFor';
-
-const extensionId = 'agent-airlock.agent-airlock';
 
 describe('Roll Back… and Show Snapshot… in a real VS Code', function () {
   this.timeout(60_000);
@@ -27,12 +26,8 @@ describe('Roll Back… and Show Snapshot… in a real VS Code', function () {
   let tag: string;
 
   before(async () => {
-    const ext = vscode.extensions.getExtension<AirlockApi>(extensionId);
-    assert.ok(ext, `extension ${extensionId} is not loaded`);
-    api = await ext.activate();
-    const folder = vscode.workspace.workspaceFolders?.[0];
-    assert.ok(folder, 'the runner opens a copy of examples/demo as the workspace');
-    root = folder.uri.fsPath;
+    api = await activateAirlock();
+    root = workspaceRoot();
     store = await (await api.runner.state()).snapshots();
   });
 

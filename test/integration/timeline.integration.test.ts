@@ -6,9 +6,8 @@ import * as vscode from 'vscode';
 import type { AirlockApi } from '../../src/vscode/extension';
 import type { Rejection } from '../../src/vscode/timeline/timelineMessageHandler';
 import type { TimelinePanel } from '../../src/vscode/timeline/timelinePanel';
+import { activateAirlock } from './airlockExtension';
 import { waitFor } from './waitFor';
-
-const extensionId = 'agent-airlock.agent-airlock';
 
 describe('Audit Timeline panel in a real VS Code', function () {
   this.timeout(60_000);
@@ -16,9 +15,7 @@ describe('Audit Timeline panel in a real VS Code', function () {
   let panel: TimelinePanel;
 
   before(async () => {
-    const ext = vscode.extensions.getExtension<AirlockApi>(extensionId);
-    assert.ok(ext, `extension ${extensionId} is not loaded`);
-    api = await ext.activate();
+    api = await activateAirlock();
     await vscode.commands.executeCommand('airlock.openTimeline');
     panel = await waitFor(() => api.timeline.current, { what: 'the timeline panel' });
   });

@@ -3,7 +3,7 @@
 import * as assert from 'node:assert/strict';
 import { join, resolve } from 'node:path';
 import * as vscode from 'vscode';
-import type { AirlockApi } from '../../src/vscode/extension';
+import { airlockExtension } from './airlockExtension';
 import { waitFor } from './waitFor';
 
 const refactorAgent = join(resolve(__dirname, '..', '..', '..'), 'examples', 'agents', 'refactor.agent.js');
@@ -11,8 +11,7 @@ const refactorAgent = join(resolve(__dirname, '..', '..', '..'), 'examples', 'ag
 describe('Agent Airlock in an untrusted workspace', () => {
   it('activates, but refuses to run an agent and says why', async () => {
     assert.equal(vscode.workspace.isTrusted, false, 'the runner opens this workspace untrusted');
-    const extension = vscode.extensions.getExtension<AirlockApi>('agent-airlock.agent-airlock');
-    assert.ok(extension);
+    const extension = airlockExtension();
     await waitFor(() => extension.isActive || undefined, { timeoutMs: 20_000, what: 'the extension to activate' });
     await assert.rejects(extension.exports.runner.run({ agentFile: refactorAgent, task: 'rename formatPrice to formatMoney' }), (e: Error & { reason?: string }) => {
       assert.equal(e.reason, 'untrusted');

@@ -5,7 +5,7 @@
 import * as assert from 'node:assert/strict';
 import type { TimelinePage, TimelineRow } from '../../src/protocol/timelineProtocol';
 import { EventList } from '../../media/src/timeline/eventList';
-import { FakeDom } from './timelineFakeDom';
+import { useFakeDom } from './timelineFakeDom';
 import type { FakeElement } from './timelineFakeDom';
 
 const pageSize = 100;
@@ -53,14 +53,7 @@ class GrowingLog {
 }
 
 describe('timeline event list (live updates and scrolling)', () => {
-  let dom: FakeDom;
-  let uninstall: () => void;
-
-  before(() => {
-    dom = new FakeDom();
-    uninstall = dom.install();
-  });
-  after(() => uninstall());
+  const dom = useFakeDom();
 
   function open(log: GrowingLog): { list: EventList; box: FakeElement } {
     const list = new EventList({

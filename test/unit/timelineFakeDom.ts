@@ -145,3 +145,14 @@ export class FakeDom {
     }
   }
 }
+
+/** Call inside `describe`: one fake DOM, installed for the suite's tests and removed after them. */
+export function useFakeDom(): FakeDom {
+  const dom = new FakeDom();
+  let uninstall = (): void => undefined;
+  before(() => {
+    uninstall = dom.install();
+  });
+  after(() => uninstall());
+  return dom;
+}

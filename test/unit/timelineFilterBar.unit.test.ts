@@ -5,7 +5,7 @@
 import * as assert from 'node:assert/strict';
 import { FilterBar } from '../../media/src/timeline/filterBar';
 import type { RunSummary, TimelineFacets, TimelineFilter } from '../../src/protocol/timelineProtocol';
-import { FakeDom } from './timelineFakeDom';
+import { useFakeDom } from './timelineFakeDom';
 import type { FakeElement } from './timelineFakeDom';
 
 /** Gives a fake element vscode-single-select's value and slotchange behaviour; returns the slotchange. */
@@ -37,13 +37,7 @@ const run = (runId: string): RunSummary => ({ runId, agent: 'a', status: 'comple
 const facets = (...runs: string[]): TimelineFacets => ({ runs: runs.map(run), agents: ['a'], tools: ['fs.read'] });
 
 describe('timeline filter bar', () => {
-  let dom: FakeDom;
-  let uninstall: () => void;
-  before(() => {
-    dom = new FakeDom();
-    uninstall = dom.install();
-  });
-  after(() => uninstall());
+  useFakeDom();
 
   function setup() {
     const changes: TimelineFilter[] = [];

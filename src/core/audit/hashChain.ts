@@ -140,21 +140,7 @@ export class ChainVerifier {
     }
     try {
       for (const p of pending) {
-        const r = await p;
-        if (r.count > 0) {
-          this.seq = r.lastSeq;
-          this.hash = r.lastHash;
-          this.count += r.count;
-        }
-        if (r.bad) {
-          const seq = this.seq + 1;
-          if (r.bad.kind === 'hash') this.fail(seq, 'hash-mismatch', where, `event #${seq} does not match its hash (changed after it was written)`);
-          else {
-            const found = r.bad.found;
-            this.fail(seq, 'out-of-order', where, found > seq ? `event #${seq} is missing (found #${found} where it belongs)` : `event #${found} appears again where #${seq} belongs`);
-          }
-          return;
-        }
+        if (!this.take(await p, where)) return;
       }
     } finally {
       pool?.close();
@@ -168,22 +154,25 @@ export class ChainVerifier {
    */
   absorb(results: ReadonlyArray<{ count: number; lastSeq: number; lastHash: string; bad?: { kind: string; found: number } }>, where: ChainLocation): void {
     for (const r of results) {
-      if (this.failure) return;
-      if (r.count > 0) {
-        this.seq = r.lastSeq;
-        this.hash = r.lastHash;
-        this.count += r.count;
-      }
-      if (r.bad) {
-        const seq = this.seq + 1;
-        if (r.bad.kind === 'gap') {
-          const found = r.bad.found;
-          this.fail(seq, 'out-of-order', where, found > seq ? `event #${seq} is missing (found #${found} where it belongs)` : `event #${found} appears again where #${seq} belongs`);
-        } else this.fail(seq, 'hash-mismatch', where, `event #${seq} does not match its hash (changed after it was written)`);
-        return;
-      }
+      if (this.failure || !this.take(r, where)) return;
     }
   }
+  /** Continues the chain with one checked run of events; false when the run ended at a bad event (now the failure). */
+  private take(r: { count: number; lastSeq: number; lastHash: string; bad?: { kind: string; found: number } }, where: ChainLocation): boolean {
+    if (r.count > 0) {
+      this.seq = r.lastSeq;
+      this.hash = r.lastHash;
+      this.count += r.count;
+    }
+    if (!r.bad) return true;
+    const seq = this.seq + 1;
+    if (r.bad.kind === 'gap') {
+      const found = r.bad.found;
+      this.fail(seq, 'out-of-order', where, found > seq ? `event #${seq} is missing (found #${found} where it belongs)` : `event #${found} appears again where #${seq} belongs`);
+    } else this.fail(seq, 'hash-mismatch', where, `event #${seq} does not match its hash (changed after it was written)`);
+    return false;
+  }
+
 
   /** Records a problem found outside push (an unparsable line, an unreadable database page). */
   fail(seq: number, problem: ChainProblem, where: ChainLocation, detail: string): false {

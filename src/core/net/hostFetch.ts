@@ -50,7 +50,7 @@ export class HostFetch {
     options: { resolve?: Resolver } = {},
   ) {
     this.publicOnly = new Agent({ connect: { lookup: guardedLookup(true, options.resolve) } });
-    this.direct = new Agent({ connect: { lookup: guardedLookup(false, options.resolve) } });
+    this.direct = options.resolve ? new Agent({ connect: { lookup: guardedLookup(false, options.resolve) } }) : new Agent();
   }
 
   /** The secret values this request will carry, so they can be scrubbed from anything shown to the agent. */

@@ -37,9 +37,14 @@ export async function openRunState(stateDir: string, redactPatterns: readonly st
   const audit = await AuditLog.open(stateDir, { redactor, lazy: options.lazy ?? true });
   let opening: Promise<SnapshotStore> | undefined;
   const snapshots = (): Promise<SnapshotStore> => {
-    opening ??= SnapshotStore.open(stateDir, { audit, ...options.retention });
-    // A failed open (another process held the store too long) is retried on the next call.
-    opening.catch(() => (opening = undefined));
+    if (!opening) {
+      const p = SnapshotStore.open(stateDir, { audit, ...options.retention });
+      // A failed open (another process held the store too long) is retried on the next call.
+      p.catch(() => {
+        if (opening === p) opening = undefined;
+      });
+      opening = p;
+    }
     return opening;
   };
   return {
