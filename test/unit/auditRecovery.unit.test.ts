@@ -217,14 +217,17 @@ describe('AuditLog recovery and bad input', function () {
     await w1.exited;
     assert.match(line, /^error permission-denied .*permission denied/);
 
-    // 2. Writable at first, then not (someone changes the permissions mid-run): the next append fails.
-    const w2 = startWriter(['until-error', own], asNobody);
+    // 2. Writable at first, then not (someone changes the permissions mid-run): the next append fails. A writer
+    // that holds the lock and the open journal may go on appending (the open file is still writable); one that has
+    // let go of the lock (idle for longer than IDLE_RELEASE_MS, 100 ms) must take it again, and that fails. So the
+    // writer appends every 250 ms: every append takes the lock anew, whatever the machine's speed.
+    const w2 = startWriter(['until-error', own, '250'], asNobody);
     await w2.waitFor('ack ');
     fs.chmodSync(own, 0o555);
     const line2 = await w2.waitFor('error ');
     await w2.exited;
     fs.chmodSync(own, 0o755);
-    assert.match(line2, /^error permission-denied /);
+    assert.match(line2, /^error permission-denied /, line2);
     const v = await verifyAuditLog(own);
     assert.ok(v.ok, v.message);
     assert.ok(acks(w2.lines).every((a) => a.seq <= v.head.seq), 'every acknowledged event is in the log');
