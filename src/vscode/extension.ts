@@ -13,6 +13,7 @@ import { ProposedDocuments, proposedScheme } from './proposedDocuments';
 import { RunAgentCommand } from './runAgentCommand';
 import { registerRollbackCommands } from './rollbackCommands';
 import { openRunState } from '../core/runtime/runState';
+import { PendingStore } from '../core/staging/pendingStore';
 import { SandboxNodeSetup } from './sandboxNodeSetup';
 import { AirlockStatusBar } from './statusBar';
 import { openTimelineSource } from './timeline/openTimelineSource';
@@ -33,6 +34,8 @@ export interface AirlockApi {
   readonly timeline: TimelineController;
   /** The questions asked before writing to the workspace; tests answer them through `prompts.answerWith`. */
   readonly prompts: Prompts;
+  /** Settles once the changes earlier sessions left pending are listed again. */
+  readonly restored: Promise<void>;
 }
 
 export function activate(context: vscode.ExtensionContext): AirlockApi {
@@ -52,7 +55,7 @@ export function activate(context: vscode.ExtensionContext): AirlockApi {
   const node = own(new SandboxNodeSetup(sandboxDir, context.globalStorageUri, log));
   const prompts = new Prompts();
   const approvals = own(new ApprovalPrompts(log, () => settings().get<number>('approvals.timeoutSeconds', 0)));
-  const pendingChanges = own(new PendingChanges());
+  const pendingChanges = own(new PendingChanges({ store: new PendingStore(stateDir), log }));
   own(vscode.workspace.registerTextDocumentContentProvider(proposedScheme, own(new ProposedDocuments(pendingChanges))));
   const retention = () => ({ keepLast: settings().get<number>('snapshots.keepLast', 100), keepDays: settings().get<number>('snapshots.keepDays', 30) });
   const runner = own(new AgentRunner({ sandboxDir, stateDir, openState: openRunState, retention, node, gate: approvals, pending: pendingChanges, log }));
@@ -89,7 +92,23 @@ export function activate(context: vscode.ExtensionContext): AirlockApi {
   const timeline = registerTimeline(context, { log, openSource: () => openTimelineSource(stateDir, log, exportAuditEvents) });
 
   log.info(`Agent Airlock ${context.extension.packageJSON.version as string} active; run state in ${stateDir}; sandbox in ${sandboxDir}`);
-  return { runner, pendingChanges, approvals, review, hunks, statusBar, policyProblems, timeline, prompts };
+  const restored = restorePending(pendingChanges, log);
+  return { runner, pendingChanges, approvals, review, hunks, statusBar, policyProblems, timeline, prompts, restored };
+}
+
+/** Lists again what earlier sessions left pending; what cannot be read back is said, not dropped silently. */
+async function restorePending(pending: PendingChanges, log: vscode.LogOutputChannel): Promise<void> {
+  try {
+    const r = await pending.restore();
+    if (r.runs > 0) log.info(`Restored ${r.changes} pending change(s) of ${r.runs} earlier run(s) for review.`);
+    for (const p of r.problems) log.warn(p);
+    if (r.problems.length > 0) {
+      void vscode.window.showWarningMessage(`${r.problems[0]}${r.problems.length > 1 ? ` (and ${r.problems.length - 1} more; see the Agent Airlock output)` : ''}`);
+    }
+  } catch (err) {
+    log.error(`Could not read the pending changes of earlier sessions: ${(err as Error).message}`);
+    void vscode.window.showWarningMessage(`Agent Airlock could not read the pending changes of earlier sessions: ${(err as Error).message}`);
+  }
 }
 
 export function deactivate(): void {
