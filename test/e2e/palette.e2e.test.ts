@@ -93,12 +93,37 @@ describe('Airlock from the command palette', function () {
     await wb.screenshot('10-rolled-back');
   });
 
+  it('pending changes survive a reload of the window: the rest of the run is still there to review and approve', async () => {
+    const wb = session.workbench;
+    const page = wb.page;
+    const cartJs = join(session.workspace, 'src', 'cart.js');
+    const before = readFileSync(cartJs, 'utf8');
+
+    await wb.reload();
+    await page.locator('.statusbar-item[aria-label^="Agent Airlock"]').first().waitFor({ timeout: 60_000 });
+    // (The window restores the side bar as it was; the command shows the view whatever that was.)
+    await wb.runCommand('Airlock: Show Pending Changes');
+    const changesView = page.locator('.pane').filter({ has: page.locator('.pane-header', { hasText: 'Pending Changes' }) }).first();
+    const cartRow = changesView.locator('.monaco-list-row', { hasText: 'cart.js' }).first();
+    await cartRow.waitFor({ timeout: 30_000 });
+    // format.js was approved (and then rolled back) before the reload: it is no longer pending.
+    assert.equal(await changesView.locator('.monaco-list-row', { hasText: 'format.js' }).count(), 0);
+    await wb.screenshot('11-pending-after-reload');
+
+    await cartRow.click();
+    await wb.waitForActiveTab(/cart\.js \(proposed by refactor\)/);
+    await page.locator('.editor-group-container.active .editor-actions .action-label[aria-label^="Approve Change"]').first().click();
+    await wb.waitForNotification(/applied src\/cart\.js \(snapshot /);
+    await waitUntil(() => readFileSync(cartJs, 'utf8') !== before, 'src/cart.js to change on disk');
+    assert.equal(readFileSync(cartJs, 'utf8'), before.replace(/\bformatPrice\b/g, 'formatMoney'));
+  });
+
   it('the status bar shield offers Stop All Agents, which says that nothing is running', async () => {
     const wb = session.workbench;
     await wb.page.locator('.statusbar-item[aria-label^="Agent Airlock"]').first().click();
     const items = await wb.quickPickItems();
     assert.ok(items.some((i) => i.includes('Stop All Agents')) && items.some((i) => i.includes('Open Audit Timeline')) && items.some((i) => i.includes('Pending Changes')), `menu: ${items.join(' | ')}`);
-    await wb.screenshot('11-status-menu');
+    await wb.screenshot('12-status-menu');
     await wb.pickQuickItem('Stop All Agents');
     await wb.waitForNotification('no agents are running');
   });

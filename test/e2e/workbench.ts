@@ -21,6 +21,14 @@ export class Workbench {
     await this.page.locator('.monaco-workbench .part.editor').waitFor();
   }
 
+  /** Reloads the window (a new extension host, as after "Developer: Reload Window") and waits until it is up. */
+  async reload(): Promise<void> {
+    await this.page.reload();
+    await this.page.locator('.monaco-workbench').waitFor({ timeout: 60_000 });
+    await this.page.locator('.statusbar').waitFor({ timeout: 60_000 });
+    await this.page.locator('.monaco-workbench .part.editor').waitFor();
+  }
+
   /** F1, type the command's full title ("Airlock: Open Policy"), wait until it is the highlighted entry, Enter. */
   async runCommand(title: string, timeoutMs = 60_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
