@@ -175,6 +175,24 @@ export class BlobStore {
     }
   }
 
+  /**
+   * Deletes those of `candidates` that are not in `keep`: after pruning, the blobs only the pruned snapshots named,
+   * without listing the whole store (the full `sweep` runs when the store opens). Call only under the store lock.
+   */
+  async sweepCandidates(candidates: Iterable<string>, keep: ReadonlySet<string>): Promise<number> {
+    let removed = 0;
+    for (const hash of new Set(candidates)) {
+      if (keep.has(hash) || !SHA256_HEX.test(hash)) continue;
+      try {
+        await fs.unlink(this.pathOf(hash));
+        removed++;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      }
+    }
+    return removed;
+  }
+
   /** Deletes every blob not in `keep`, and leftover temp files. Call only while holding the store lock. */
   async sweep(keep: ReadonlySet<string>): Promise<number> {
     let removed = 0;

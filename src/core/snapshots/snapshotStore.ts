@@ -742,7 +742,15 @@ export class SnapshotStore {
   }
 
   private withState(m: SnapshotManifest): Snapshot {
-    return this.withStates([...this.cache.values()]).find((s) => s.id === m.id) ?? { ...m, state: 'applied' };
+    // The rollback in effect that undid m, if any: the same walk as withStates, without copying every manifest.
+    const byNewest = [...this.cache.values()].sort((a, b) => b.seq - a.seq);
+    const undoneBy = new Map<string, string>();
+    for (const x of byNewest) {
+      if (x.id === m.id) break;
+      if (!undoneBy.has(x.id) && x.rollsBack !== undefined && !undoneBy.has(x.rollsBack)) undoneBy.set(x.rollsBack, x.id);
+    }
+    const by = undoneBy.get(m.id);
+    return by === undefined ? { ...m, state: 'applied' } : { ...m, state: 'rolled-back', rolledBackBy: by };
   }
 
   // ---------------------------------------------------------------------------------------- retention
@@ -783,7 +791,8 @@ export class SnapshotStore {
     }
     // A damaged manifest may still name blobs someone will want to recover by hand: keep them while it exists.
     if (this.damaged.size > 0) return { removedSnapshots: drop.map((m) => m.id), removedBlobs: 0 };
-    const removedBlobs = await this.blobs.sweep(keep);
+    // After an apply or rollback only the pruned snapshots' blobs can have become unused; open sweeps everything.
+    const removedBlobs = alwaysSweep ? await this.blobs.sweep(keep) : await this.blobs.sweepCandidates(drop.flatMap((m) => m.files.flatMap((f) => [f.before?.hash, f.after?.hash].filter((h): h is string => h !== undefined))), keep);
     return { removedSnapshots: drop.map((m) => m.id), removedBlobs };
   }
 
