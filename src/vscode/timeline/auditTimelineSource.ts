@@ -11,6 +11,9 @@ import type { AppendNotice, SourceSubscription, TimelineSource } from './timelin
 /** Writes `events` to `file` in `format`; resolves with how many were written (the CLI's exporter). */
 export type AuditExporter = (format: ExportFormat, events: AsyncIterable<AuditEvent>, file: string) => Promise<number>;
 
+/** What the timeline reads: an AuditLog, or an AuditReader (the same reads, the database on a worker thread). */
+export type TimelineAuditLog = Pick<AuditLog, 'query' | 'get' | 'runs' | 'verify' | 'iterate' | 'onDidAppend' | 'close' | 'sync' | 'lastEvent'>;
+
 export interface AuditTimelineSourceOptions {
   readonly exporter: AuditExporter;
   /** How often to look for events appended by another writer while someone listens; 0 turns polling off. */
@@ -32,7 +35,7 @@ export class AuditTimelineSource implements TimelineSource {
   private readonly seenTools = new Set<string>(builtinTools);
 
   constructor(
-    private readonly log: AuditLog,
+    private readonly log: TimelineAuditLog,
     private readonly o: AuditTimelineSourceOptions,
   ) {}
 
