@@ -9,6 +9,7 @@ import type { AuditEventInput } from '../../src/protocol/auditEvent';
 import { AuditDatabase } from '../../src/core/audit/auditDatabase';
 import { encodeHeaderLine } from '../../src/core/audit/auditJournal';
 import type { StoredEvent } from '../../src/core/audit/auditJournal';
+import { AuditReader } from '../../src/core/audit/auditReader';
 import { AuditLog, verifyAuditLog } from '../../src/core/audit/auditLog';
 import { canonicalJson, chainHash, GENESIS_HASH, loadCanonicalJson } from '../../src/core/audit/hashChain';
 import type { BenchRow, BenchSection } from './benchTypes';
@@ -149,6 +150,33 @@ interface SizeResult {
   verifyMs: number;
   verifyOk: boolean;
   dbBytes: number;
+  readerInThread: Stall;
+  readerWorker: Stall;
+}
+
+interface Stall {
+  /** Open → first page of 100 rows. */
+  readonly ms: number;
+  /** The longest stretch this thread could not run anything else meanwhile. */
+  readonly worstGapMs: number;
+}
+
+async function stallOf(open: () => Promise<{ query(q: { limit: number }): Promise<unknown>; close(): Promise<void> }>): Promise<Stall> {
+  let last = performance.now();
+  let worst = 0;
+  const tick = setInterval(() => {
+    const t = performance.now();
+    worst = Math.max(worst, t - last);
+    last = t;
+  }, 1);
+  const started = performance.now();
+  const reader = await open();
+  await reader.query({ limit: 100 });
+  const ms = performance.now() - started;
+  worst = Math.max(worst, performance.now() - last);
+  clearInterval(tick);
+  await reader.close();
+  return { ms, worstGapMs: worst };
 }
 
 async function measure(n: number, notes: string[]): Promise<SizeResult> {
@@ -174,6 +202,10 @@ async function measure(n: number, notes: string[]): Promise<SizeResult> {
       ['type + since', await median(5, () => log.query({ type: 'alert', since: midTs, limit: 50 }))],
       ['decision=halt (rare)', await median(5, () => log.query({ decision: 'halt', limit: 50 }))],
     ];
+    // The timeline's reader: open + first query, in this thread (AuditLog) and on a worker (AuditReader), with the
+    // longest time this thread could not run anything else (a 1 ms timer's largest gap).
+    const readerInThread = await stallOf(() => AuditLog.open(work, { readOnly: true }));
+    const readerWorker = await stallOf(() => AuditReader.open(work));
     const textCommonMs = await median(3, () => log.query({ text: 'src/module17/', limit: 50 }));
     const textRareMs = await median(3, () => log.query({ text: 'no-such-text', limit: 50 }));
 
@@ -222,6 +254,8 @@ async function measure(n: number, notes: string[]): Promise<SizeResult> {
       verifyMs: verified.ms,
       verifyOk: verified.value.ok && verified.value.events === n + 2 * APPENDS,
       dbBytes: fs.statSync(join(work, 'audit.sqlite')).size,
+      readerInThread,
+      readerWorker,
     };
   } finally {
     fs.rmSync(work, { recursive: true, force: true });
@@ -271,6 +305,12 @@ export async function auditBench(): Promise<BenchSection> {
     rows.push({ label: `verify ${at}`, ours: `${fmtMs(r.verifyMs)}${r.verifyOk ? '' : ' (FAILED)'}`, target: big ? `< 5 s ${mark(r.verifyMs < 5000 && r.verifyOk)}` : undefined });
     rows.push({ label: `open (load database) ${at}`, ours: fmtMs(r.openMs) });
     rows.push({ label: `open + recovery (${fmtN(r.replayed)} journal events) ${at}`, ours: fmtMs(r.recoveryMs) });
+    rows.push({
+      label: `timeline reader, open + first page ${at}: longest stall of the asking thread`,
+      ours: `${fmtMs(r.readerWorker.worstGapMs)} (worker thread; ${fmtMs(r.readerWorker.ms)} in all)`,
+      baseline: `${fmtMs(r.readerInThread.worstGapMs)} (in the thread; ${fmtMs(r.readerInThread.ms)} in all)`,
+      ratio: `${(r.readerInThread.worstGapMs / r.readerWorker.worstGapMs).toFixed(0)}× shorter`,
+    });
     rows.push({ label: `write-out (export, fsync, rename) ${at}`, ours: `${fmtMs(r.writeOutMs)} (${amortisedWriteOutUs(r).toFixed(1)} µs per event amortised)` });
     rows.push({ label: `database size ${at}`, ours: `${(r.dbBytes / 1e6).toFixed(1)} MB (${fmtN(r.dbBytes / (r.n + 2 * APPENDS))} B/event)` });
   }
