@@ -42,9 +42,8 @@ describe('toolPattern', () => {
   });
 
   it('stays fast on a hostile tool name', () => {
-    const started = Date.now();
+    // Backtracking matchers take exponential time here: one would not return within the test's timeout.
     assert.equal(matchesTool('a*a*a*a*a*a*a*b', 'a'.repeat(20_000)), false);
-    assert.ok(Date.now() - started < 1000);
   });
 
   it('ranks exact over fs.* over f* over *, and *.process over *', () => {

@@ -31,10 +31,9 @@ describe('runtime: hostile fixtures against a real workspace', function () {
 
   for (const file of files) {
     it(`${file}: ends, leaves the workspace byte-identical and leaks nothing from outside`, async () => {
-      const started = performance.now();
+      // A run that did not end by itself (the policy's 2 s timeout at the latest) would not resolve in the test's time.
       const { report, events, logs } = await runAgent(ws, join(hostileDir, file), { agentName: 'hostile' });
       assert.ok(['completed', 'failed', 'halted'].includes(report.status));
-      assert.ok(performance.now() - started < 20_000, 'the run ended by itself');
       assert.equal(hashTree(ws), before, 'the workspace is byte-identical');
       const everything = JSON.stringify({ report: { ...report, changes: report.changes.map((c) => c.after?.toString() ?? null) }, events, logs });
       assert.ok(!everything.includes(SECRET), 'nothing from outside the workspace was read');
