@@ -150,8 +150,9 @@ export type TimelineViewState = z.infer<typeof TimelineViewState>;
 // ---- webview → host: commands (no answer) ----
 
 export const WebviewCommand = z.discriminatedUnion('command', [
-  /** Webview → host, once its script has loaded: the host may post now. Carries the state the webview restored. */
-  z.strictObject({ command: z.literal('ready'), state: TimelineViewState.optional() }),
+  /** Webview → host, once its script has loaded: the host may post now. Carries the state the webview restored;
+   *  `embedded` when a fresh page showed the `init` embedded in its HTML (the host then posts no other). */
+  z.strictObject({ command: z.literal('ready'), state: TimelineViewState.optional(), embedded: z.literal(true).optional() }),
   /** Webview → host, from the details pane of an apply/approval/rollback event: the host looks the event up by
    *  seq itself (it never trusts a snapshot id or path from the page) and runs the editor command. */
   z.strictObject({ command: z.literal('eventAction'), seq, action: EventAction }),
@@ -228,6 +229,17 @@ export type HostNotification = z.infer<typeof HostNotification>;
 /** Everything the host may send. */
 export const HostMessage = z.union([TimelineResponse, HostNotification]);
 export type HostMessage = z.infer<typeof HostMessage>;
+
+/** The id of the `<script type="application/json">` in a fresh page's HTML holding its first `init` (as JSON). */
+export const embeddedInitId = 'airlock-init';
+
+/**
+ * JSON for that data block: `<`, `>`, `&` and the line separators as \u escapes, so no string in it (agent-written)
+ * can end the block or start markup; JSON.parse reads the same value back.
+ */
+export function embeddableJson(value: unknown): string {
+  return JSON.stringify(value).replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
 
 /** The webview's empty starting state. */
 export const initialViewState: TimelineViewState = { filter: {}, follow: true };

@@ -290,6 +290,22 @@ describe('Audit Timeline in the browser', function () {
     assert.ok(agentRows.some((r) => r.cells[col.tool] === 'net.fetch' && r.cells[col.decision] === 'deny'), 'the fetch to the evil host was denied');
     await wb.screenshot('timeline-09-xss-agent-run');
 
+    // 3. A fresh panel carries its first page (the newest events: these payloads) inside its HTML, as a JSON data
+    //    block: the same literal text there too.
+    await wb.runCommand('View: Close All Editors');
+    await wb.runCommand('Airlock: Open Audit Timeline');
+    frame = await timelineFrame(page);
+    assert.equal(await frame.evaluate(() => document.getElementById('airlock-init') !== null), true, 'the first page was embedded in the HTML');
+    const fresh = await waitForRows(frame, (r) => r.some((x) => x.seq === direct.at(-1)!.seq), 'the newest hostile event in a fresh panel');
+    const freshDirect = fresh.filter((r) => direct.some((d) => d.seq === r.seq));
+    assert.ok(freshDirect.length > 0);
+    for (const r of freshDirect) {
+      const e = direct.find((d) => d.seq === r.seq)!;
+      assert.equal(r.cells[col.summary], shown(rowOf(e).summary ?? ''), `fresh panel, row #${r.seq}: the subject is shown literally`);
+      assert.equal(r.cells[col.agent], shown(e.agent), `fresh panel, row #${r.seq}: the agent is shown literally`);
+    }
+    await wb.screenshot('timeline-10-xss-fresh-panel');
+
     // Nothing ran, nothing was injected, nothing was fetched.
     await page.waitForTimeout(1000);
     assert.deepEqual(fired, [], 'a payload ran as script');
@@ -300,7 +316,10 @@ describe('Audit Timeline in the browser', function () {
     const injected = await frame.evaluate(() => document.querySelectorAll('#app img, #app script, #app iframe, #app svg, #app a, #app style, #app link, #app meta, #app object, #app embed, #app math, #app details, #app [onerror], #app [onclick], #app [onload]').length);
     assert.equal(injected, 0, 'markup from a payload reached the page');
     const origin = session.server.origin;
-    const outside = requests.filter((u) => !u.startsWith(origin) && !/^(data|blob|vscode-webview|vscode-file):/.test(u));
+    // A panel opened during the test loads its own bundle through webview resource URLs (*.vscode-resource.vscode-cdn.net,
+    // answered by the webview's service worker from the extension's media/dist); anything else would have left.
+    const ownAsset = (u: string) => /^https:\/\/[^/]+\.vscode-resource\.vscode-cdn\.net\/.*\/media\/dist\/[^?]+(\?[0-9a-f]*)?$/.test(u);
+    const outside = requests.filter((u) => !u.startsWith(origin) && !/^(data|blob|vscode-webview|vscode-file):/.test(u) && !ownAsset(u));
     assert.deepEqual(outside, [], 'requests left the workbench');
     assert.ok(!requests.some((u) => u.includes(evilHost)), 'a payload URL was requested');
     const violations = consoleLines.filter((l) => /Content.Security.Policy|Refused to/i.test(l));

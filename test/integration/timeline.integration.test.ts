@@ -46,6 +46,12 @@ describe('Audit Timeline panel in a real VS Code', function () {
     assert.equal(roots.length, 1);
     assert.match(roots[0]!, /\/media\/dist$/);
     assert.equal(panel.panel.options.retainContextWhenHidden ?? false, false);
+    // The first page may be embedded as a JSON data block: nothing in it can end the block or start markup.
+    const block = /<script nonce="[^"]+" type="application\/json" id="airlock-init">([\s\S]*?)<\/script>/.exec(html)?.[1];
+    if (block !== undefined) {
+      assert.doesNotMatch(block, /[<>&]/);
+      assert.equal((JSON.parse(block) as { notification: string }).notification, 'init');
+    }
   });
 
   it('the real webview runs its script under that CSP and says ready', async () => {

@@ -1,7 +1,7 @@
 // The timeline panel's message handler without an editor: what it answers, what it rejects and logs, and that an
 // event action runs only what the stored event offers (never what the page claims).
 import * as assert from 'node:assert/strict';
-import { HostMessage } from '../../src/protocol/timelineProtocol';
+import { HostMessage, embeddableJson } from '../../src/protocol/timelineProtocol';
 import type { EventAction } from '../../src/protocol/timelineProtocol';
 import { TimelineMessageHandler } from '../../src/vscode/timeline/timelineMessageHandler';
 import type { ActionTarget } from '../../src/vscode/timeline/timelineMessageHandler';
@@ -135,6 +135,72 @@ describe('timeline message handler', () => {
     const r = t.posted[0]!;
     assert.ok(r.kind === 'response' && r.ok && r.method === 'export');
     assert.deepEqual(r.result, { saved: true, file: '/tmp/out.csv', events: 250 });
+  });
+
+  describe('the first page embedded in a fresh page', () => {
+    it('is the latest page as an init message; ready with `embedded` then posts no other init', async () => {
+      const t = setup();
+      const init = await t.handler.embeddedInit(5000);
+      assert.ok(init && HostMessage.safeParse(init).success);
+      assert.ok(init.kind === 'notification' && init.notification === 'init');
+      assert.deepEqual(init.page.rows.map((r) => r.seq), Array.from({ length: 100 }, (_, i) => 151 + i));
+      assert.equal(t.posted.length, 0, 'nothing is posted before the page is ready');
+      await t.handler.receive({ command: 'ready', state: { filter: {}, follow: true }, embedded: true });
+      assert.equal(t.handler.isReady, true);
+      assert.equal(t.posted.filter((m) => m.kind === 'notification' && m.notification === 'init').length, 0);
+      t.handler.dispose();
+    });
+
+    it('events appended between embedding and ready are announced once ready, none lost', async () => {
+      const t = setup();
+      await t.handler.embeddedInit(5000);
+      t.source.push(fakeEvent(251), fakeEvent(252));
+      await t.handler.receive({ command: 'ready', state: { filter: {}, follow: true }, embedded: true });
+      await new Promise((r) => setTimeout(r, 400));
+      const notes = t.posted.filter((m) => m.kind === 'notification' && m.notification === 'didAppend');
+      assert.deepEqual(notes.map((n) => (n as { lastSeq: number }).lastSeq), [252]);
+      t.handler.dispose();
+    });
+
+    it('a page that did not use it (it had saved state, or reloaded) gets a fresh init as usual', async () => {
+      const t = setup();
+      await t.handler.embeddedInit(5000);
+      await t.handler.receive({ command: 'ready', state: { filter: { tool: 'fs.read' }, follow: true } });
+      assert.equal(t.posted.filter((m) => m.kind === 'notification' && m.notification === 'init').length, 1);
+      // A second ready claiming the embedded page, with nothing embedded any more: answered with an init too.
+      await t.handler.receive({ command: 'ready', embedded: true });
+      assert.equal(t.posted.filter((m) => m.kind === 'notification' && m.notification === 'init').length, 2);
+      t.handler.dispose();
+    });
+
+    it('is skipped when the source is slow, and the page asks as before', async () => {
+      const source = new MemoryTimelineSource([fakeEvent(1)]);
+      const handler = new TimelineMessageHandler({
+        source: () => new Promise((r) => setTimeout(() => r(source), 1000)),
+        post: async () => true,
+        log: { info: () => undefined, warn: () => undefined, error: () => undefined },
+        editor: { askExportFile: async () => undefined, runAction: async () => undefined, showError: () => undefined },
+      });
+      assert.equal(await handler.embeddedInit(20), undefined);
+      handler.dispose();
+    });
+
+    it('a run asked for before the page is ready is shown once it is', async () => {
+      const t = setup();
+      await t.handler.embeddedInit(5000);
+      await t.handler.showRun('run-1');
+      assert.equal(t.posted.length, 0);
+      await t.handler.receive({ command: 'ready', embedded: true });
+      assert.deepEqual(t.posted.filter((m) => m.kind === 'notification').map((m) => (m as { notification: string }).notification), ['showRun']);
+      t.handler.dispose();
+    });
+
+    it('embeds as JSON that no agent-written string can break out of', () => {
+      const hostile = '</script><script>alert(1)</script><!-- & \u2028\u2029 ]]>';
+      const text = embeddableJson({ reason: hostile, nested: [{ path: `${hostile}.ts` }] });
+      assert.doesNotMatch(text, /[<>&\u2028\u2029]/);
+      assert.deepEqual(JSON.parse(text), { reason: hostile, nested: [{ path: `${hostile}.ts` }] });
+    });
   });
 
   it('coalesces live appends into one didAppend once ready', async () => {

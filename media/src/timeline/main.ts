@@ -10,8 +10,8 @@ import '@vscode-elements/elements/dist/vscode-progress-bar/index.js';
 import '@vscode-elements/elements/dist/vscode-single-select/index.js';
 import '@vscode-elements/elements/dist/vscode-split-layout/index.js';
 import '@vscode-elements/elements/dist/vscode-textfield/index.js';
-import { TimelineViewState, initialViewState } from '../../../src/protocol/timelineProtocol';
-import type { ExportFormat, HostNotification, RunSummary, TimelineFilter, TimelinePage } from '../../../src/protocol/timelineProtocol';
+import { HostNotification, TimelineViewState, embeddedInitId, initialViewState } from '../../../src/protocol/timelineProtocol';
+import type { ExportFormat, RunSummary, TimelineFilter, TimelinePage } from '../../../src/protocol/timelineProtocol';
 import { DetailsView } from './detailsView';
 import { el, icon, text } from './dom';
 import { EventList, maxRows, pageSize } from './eventList';
@@ -100,10 +100,37 @@ class TimelineApp {
     const state = saved.success ? saved.data : initialViewState;
     this.filter = state.filter;
     this.bar.set(state.filter, false);
+    // A fresh page (nothing saved) may carry its first page in the HTML: shown at once, no round trip.
+    const init = saved.success ? undefined : this.embeddedInit();
+    if (init) {
+      performance.mark('airlock:ready');
+      this.onNotification(init);
+      this.channel.send({ command: 'ready', state, embedded: true });
+      return;
+    }
     this.busy(true);
     this.status.textContent = 'Loading the audit log…';
     performance.mark('airlock:ready');
     this.channel.send({ command: 'ready', state });
+  }
+
+  /** The `init` embedded in the HTML, validated like any message from the host; undefined when absent or invalid. */
+  private embeddedInit(): HostNotification | undefined {
+    const block = document.getElementById(embeddedInitId);
+    if (!block?.textContent) return undefined;
+    let raw: unknown;
+    try {
+      raw = JSON.parse(block.textContent);
+    } catch (err) {
+      this.channel.send({ command: 'reportError', message: `the embedded first page is not JSON: ${(err as Error).message}`.slice(0, 2000) });
+      return undefined;
+    }
+    const parsed = HostNotification.safeParse(raw);
+    if (!parsed.success || parsed.data.notification !== 'init') {
+      this.channel.send({ command: 'reportError', message: 'the embedded first page is not a valid init message; asked the host instead' });
+      return undefined;
+    }
+    return parsed.data;
   }
 
   private onNotification(n: HostNotification): void {

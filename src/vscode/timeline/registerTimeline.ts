@@ -71,15 +71,21 @@ export function registerTimeline(context: vscode.ExtensionContext, deps: Timelin
     return panel;
   };
 
+  let creating: Promise<TimelinePanel> | undefined;
   const controller: TimelineController = {
     get current() {
       return current;
     },
     async open(options = {}) {
       // Open the source now, while the webview loads. (The audit source reads the newest page from the journal and
-      // loads its database only once that page is posted: loading blocks the extension host for seconds.)
+      // loads its database, on a worker thread, only once that page is shown.)
       openSource().catch(() => undefined);
-      const panel = current ?? adopt(TimelinePanel.create(panelDeps));
+      // One panel, even when open is called again while the first is being created.
+      const panel =
+        current ??
+        (await (creating ??= TimelinePanel.create(panelDeps)
+          .then(adopt)
+          .finally(() => (creating = undefined))));
       panel.reveal();
       if (options.runId) await panel.showRun(options.runId);
       return panel;

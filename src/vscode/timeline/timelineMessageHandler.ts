@@ -2,7 +2,7 @@
 // against src/protocol/timelineProtocol.ts and either answered or rejected and logged. No `vscode` import: the
 // panel hands in how to post, log and reach the editor, so the same code runs under unit and integration tests.
 import type { AuditEvent } from '../../protocol/auditEvent';
-import { HostMessage, WebviewMessage } from '../../protocol/timelineProtocol';
+import { HostMessage, initialViewState, WebviewMessage } from '../../protocol/timelineProtocol';
 import type {
   EventAction,
   ExportFormat,
@@ -72,6 +72,10 @@ const knownMethods = new Set<string>(['page', 'details', 'facets', 'verify', 'ex
 export class TimelineMessageHandler {
   private ready = false;
   private disposed = false;
+  /** A run the editor asked to show before the page was ready. */
+  private runToShow: string | undefined;
+  /** Set while a fresh page is loading with an embedded first page from this source (embeddedInit). */
+  private embedded: TimelineSource | undefined;
   private appendSub: SourceSubscription | undefined;
   private pendingAppend: { lastSeq: number; count: number } | undefined;
   private appendTimer: ReturnType<typeof setTimeout> | undefined;
@@ -133,7 +137,15 @@ export class TimelineMessageHandler {
 
   /** Asks the open webview to show one run (the Runs view, the status bar). */
   async showRun(runId: string): Promise<void> {
+    // A page still loading shows the run once it is ready (the panel was just opened for it).
     if (this.ready) await this.post({ kind: 'notification', notification: 'showRun', runId });
+    else this.runToShow = runId;
+  }
+
+  private async showPendingRun(): Promise<void> {
+    const runId = this.runToShow;
+    this.runToShow = undefined;
+    if (runId !== undefined) await this.post({ kind: 'notification', notification: 'showRun', runId });
   }
 
   /** The webview went away (panel hidden or reloading): nothing is posted until it says `ready` again. */
@@ -152,6 +164,7 @@ export class TimelineMessageHandler {
   private async onCommand(msg: WebviewCommand): Promise<void> {
     switch (msg.command) {
       case 'ready':
+        if (msg.embedded && this.embedded) return this.onEmbeddedReady(msg.state ?? { filter: {}, follow: true });
         return this.onReady(msg.state ?? { filter: {}, follow: true });
       case 'eventAction':
         return this.onEventAction(msg.seq, msg.action);
@@ -164,7 +177,48 @@ export class TimelineMessageHandler {
     }
   }
 
+  /**
+   * The first `init` for a fresh page, to embed in its HTML so the first rows need no round trip (the newest page,
+   * unfiltered: where every fresh panel starts). Undefined when the source is not there within `waitMs`; the page
+   * then asks with `ready` as usual. Appends from now on are kept for the page and announced once it is ready.
+   */
+  async embeddedInit(waitMs: number): Promise<HostMessage | undefined> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), waitMs)));
+    try {
+      const prepared = this.o.source().then(async (source) => {
+        if (!this.appendSub) this.appendSub = source.onDidAppend((n) => this.noteAppend(n.lastSeq, n.count));
+        const page = await source.page({ filter: {}, direction: 'latest', limit: firstPageSize });
+        return { source, page };
+      });
+      prepared.catch(() => undefined);
+      const got = await Promise.race([prepared, late]);
+      if (!got || this.disposed) return undefined;
+      this.embedded = got.source;
+      // Everything up to this page is in it; what is appended after it is announced once the page is ready.
+      this.pendingAppend = undefined;
+      return { kind: 'notification', notification: 'init', state: initialViewState, page: got.page };
+    } catch (err) {
+      this.o.log.warn(`Timeline: the first page could not be embedded (${(err as Error).message}); the page will ask for it.`);
+      return undefined;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** The page showed the embedded first page: it is ready, nothing more to post but what was appended since. */
+  private async onEmbeddedReady(state: TimelineViewState): Promise<void> {
+    this.o.onState?.(state);
+    const source = this.embedded!;
+    this.embedded = undefined;
+    this.ready = true;
+    if (this.pendingAppend && !this.appendTimer) this.appendTimer = setTimeout(() => void this.flushAppend(), appendThrottleMs);
+    await this.showPendingRun();
+    source.prefetch?.();
+  }
+
   private async onReady(state: TimelineViewState): Promise<void> {
+    this.embedded = undefined;
     this.o.onState?.(state);
     const started = performance.now();
     const source = await this.o.source();
@@ -176,6 +230,7 @@ export class TimelineMessageHandler {
     this.pendingAppend = undefined; // the first page already holds everything up to now
     const queried = performance.now();
     await this.post({ kind: 'notification', notification: 'init', state, page });
+    await this.showPendingRun();
     // The first page may have come from the journal alone (deferredTimelineSource.ts): load the rest now.
     source.prefetch?.();
     this.o.log.trace?.(`Timeline: ready answered: source ${(opened - started).toFixed(0)} ms, first page ${(queried - opened).toFixed(0)} ms, posted in ${(performance.now() - queried).toFixed(0)} ms`);

@@ -2,12 +2,16 @@
 // routes every webview message through TimelineMessageHandler, and turns event actions into editor commands.
 import * as crypto from 'node:crypto';
 import * as vscode from 'vscode';
+import { embeddableJson, embeddedInitId } from '../../protocol/timelineProtocol';
 import type { EventAction, ExportFormat, HostMessage } from '../../protocol/timelineProtocol';
 import { TimelineMessageHandler } from './timelineMessageHandler';
 import type { ActionTarget, TimelineEditor } from './timelineMessageHandler';
 import type { TimelineSource } from './timelineSource';
 
 export const timelineViewType = 'airlock.timeline';
+
+/** How long a new panel waits for its first page to embed it in the HTML (the page asks for it otherwise). */
+const embedWaitMs = 300;
 
 /** Editor commands the details pane calls by id; other parts of the extension register them. */
 export const timelineActionCommands = {
@@ -43,16 +47,24 @@ export class TimelinePanel implements vscode.Disposable {
   readonly onDidRender = this._onDidRender.event;
   private disposed = false;
 
-  /** Opens a new panel beside the active editor. */
-  static create(deps: TimelinePanelDeps): TimelinePanel {
+  /**
+   * Opens a new panel beside the active editor. Its HTML carries the first page (the newest events) when the
+   * source has it within a moment, so the first rows need no round trip once the page's script runs.
+   */
+  static async create(deps: TimelinePanelDeps): Promise<TimelinePanel> {
     const panel = vscode.window.createWebviewPanel(timelineViewType, 'Audit Timeline', { viewColumn: vscode.ViewColumn.Active, preserveFocus: false }, TimelinePanel.options(deps.extensionUri));
-    return new TimelinePanel(panel, deps);
+    const timeline = new TimelinePanel(panel, deps);
+    const init = await timeline.handler.embeddedInit(embedWaitMs);
+    if (!timeline.disposed) panel.webview.html = timeline.html(panel.webview, init);
+    return timeline;
   }
 
   /** Adopts a panel VS Code restored after a reload (the webview restores its own view state). */
   static revive(panel: vscode.WebviewPanel, deps: TimelinePanelDeps): TimelinePanel {
     panel.webview.options = TimelinePanel.options(deps.extensionUri);
-    return new TimelinePanel(panel, deps);
+    const timeline = new TimelinePanel(panel, deps);
+    panel.webview.html = timeline.html(panel.webview);
+    return timeline;
   }
 
   /** Scripts on, and only the bundle folder readable: the page can load nothing else from the disk. */
@@ -83,7 +95,6 @@ export class TimelinePanel implements vscode.Disposable {
     // Hidden panels lose their page (no retainContextWhenHidden); post nothing until the new page says ready.
     this.disposables.push(panel.onDidChangeViewState(() => (panel.visible ? undefined : this.handler.webviewReset())));
     this.disposables.push(panel.onDidDispose(() => this.dispose()));
-    panel.webview.html = this.html(panel.webview);
   }
 
   /** Test hook and the real path alike: onDidReceiveMessage calls exactly this. */
@@ -107,7 +118,7 @@ export class TimelinePanel implements vscode.Disposable {
     for (const d of this.disposables.splice(0)) d.dispose();
   }
 
-  private html(webview: vscode.Webview): string {
+  private html(webview: vscode.Webview, init?: HostMessage): string {
     const nonce = crypto.randomBytes(16).toString('base64');
     const dist = vscode.Uri.joinPath(this.deps.extensionUri, 'media', 'dist');
     const asset = (...p: string[]) => webview.asWebviewUri(vscode.Uri.joinPath(dist, ...p)).toString();
@@ -129,7 +140,7 @@ export class TimelinePanel implements vscode.Disposable {
 </head>
 <body>
 <div id="app" role="application" aria-label="Audit Timeline"></div>
-<script nonce="${nonce}" src="${asset('timeline.js')}"></script>
+${init ? `<script nonce="${nonce}" type="application/json" id="${embeddedInitId}">${embeddableJson(init)}</script>\n` : ''}<script nonce="${nonce}" src="${asset('timeline.js')}"></script>
 </body>
 </html>`;
   }
