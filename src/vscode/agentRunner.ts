@@ -7,6 +7,7 @@ import { AgentRuntime } from '../core/runtime/agentRuntime';
 import type { AgentRun, RunReport } from '../core/runtime/agentRuntime';
 import type { ApprovalGate } from '../core/runtime/approvalGate';
 import type { RunState, RunStateOptions } from '../core/runtime/runState';
+import type { RunEnd, RunHistoryStore, RunSummaryRecord } from '../core/runtime/runHistoryStore';
 import type { PendingChanges } from './pendingChanges';
 import type { SandboxNodeSetup } from './sandboxNodeSetup';
 
@@ -22,6 +23,8 @@ export interface AgentRunnerOptions {
   readonly gate: ApprovalGate;
   readonly pending: PendingChanges;
   readonly log: vscode.LogOutputChannel;
+  /** Where the list of recent runs is kept across reloads (none: this window's runs only). */
+  readonly historyStore?: RunHistoryStore;
 }
 
 export interface AgentRunRequest {
@@ -43,6 +46,16 @@ export interface RunRecord {
   readonly report?: RunReport;
   /** Set when the run ended without a report (the sandbox failed in a way the runtime could not classify). */
   readonly error?: string;
+  /** How it ended, for a run of an earlier session (its report is gone with that session). */
+  readonly ended?: RunEnd;
+  /** A run of an earlier session of this workspace, listed again after a reload. */
+  readonly earlier?: boolean;
+}
+
+/** How a run ended, from its report (this session) or its saved summary (an earlier one). */
+export function runEnd(r: RunRecord): RunEnd | undefined {
+  if (r.report) return { status: r.report.status, reason: r.report.reason, durationMs: r.report.durationMs, calls: { total: r.report.calls.total, denied: r.report.calls.denied }, changes: r.report.changes.length };
+  return r.ended;
 }
 
 /** Finished runs kept for the Runs view (the audit timeline keeps everything). */
@@ -78,6 +91,39 @@ export class AgentRunner implements vscode.Disposable {
   constructor(private readonly options: AgentRunnerOptions) {
     // A different Node was chosen: the next run starts a new sandbox process on it.
     this.subscriptions.push(options.node.onDidChange(() => this.retireRuntime()));
+    if (options.historyStore) {
+      const { runs, problem } = options.historyStore.load();
+      if (problem) options.log.warn(problem);
+      this.history = runs.slice(0, HISTORY).map((s) => ({
+        runId: s.runId,
+        agent: s.agent,
+        agentFile: s.agentFile,
+        task: s.task,
+        workspace: s.workspace,
+        startedAt: new Date(s.startedAt),
+        ended: s.ended,
+        // A run the window went away from while it ran was stopped with its sandbox.
+        error: s.error ?? (s.ended ? undefined : 'the window closed while it ran'),
+        earlier: true,
+      }));
+    }
+  }
+
+  /** Saves the list for the next session; a failure costs only that list, and is logged. */
+  private saveHistory(): void {
+    const store = this.options.historyStore;
+    if (!store) return;
+    const summaries: RunSummaryRecord[] = this.history.map((r) => ({
+      runId: r.runId,
+      agent: r.agent,
+      agentFile: r.agentFile,
+      task: r.task.slice(0, 20_000),
+      workspace: r.workspace,
+      startedAt: r.startedAt.toISOString(),
+      ...(runEnd(r) ? { ended: clipEnd(runEnd(r)!) } : {}),
+      ...(r.error !== undefined ? { error: r.error.slice(0, 4000) } : {}),
+    }));
+    store.save(summaries).catch((e: unknown) => this.options.log.warn(`Could not save the list of runs to ${store.file} (${(e as Error).message}).`));
   }
 
   get running(): readonly AgentRun[] {
@@ -124,6 +170,7 @@ export class AgentRunner implements vscode.Disposable {
     this.active.set(run.runId, run);
     const record: RunRecord = { runId: run.runId, agent: run.agent, agentFile: request.agentFile, task: request.task, workspace, startedAt: new Date() };
     this.history = [record, ...this.history].slice(0, HISTORY);
+    this.saveHistory();
     this._onDidChangeRuns.fire();
     this.options.log.info(`[${run.runId}] ${run.agent} started in ${workspace}`);
     const cancel = token?.onCancellationRequested(() => void run.stop('cancelled in the editor'));
@@ -143,6 +190,7 @@ export class AgentRunner implements vscode.Disposable {
       cancel?.dispose();
       this.active.delete(run.runId);
       if (this.active.size === 0) this.disposeRetired();
+      this.saveHistory();
       this._onDidChangeRuns.fire();
     }
   }
@@ -233,4 +281,8 @@ function workspaceFor(agentFile: string): string {
   const folder = holding ?? folders[0];
   if (!folder) throw new AgentRunnerError('no-workspace', `Open a folder to run ${agentFile} against (agents work on a workspace folder; ${dirname(agentFile)} is not one).`);
   return folder.uri.fsPath;
+}
+
+function clipEnd(e: RunEnd): RunEnd {
+  return { ...e, status: e.status.slice(0, 32), reason: e.reason.slice(0, 4000) };
 }

@@ -2,7 +2,7 @@
 // Changes (per run, each file with an A/M/D decoration) and Pending Approvals (gated actions waiting for a human).
 import { basename } from 'node:path';
 import * as vscode from 'vscode';
-import type { AgentRunner, RunRecord } from './agentRunner';
+import { runEnd, type AgentRunner, type RunRecord } from './agentRunner';
 import type { ApprovalPrompts } from './approvalPrompts';
 import type { PendingChange, PendingChanges, PendingRun } from './pendingChanges';
 import type { ApprovalRequest } from '../core/runtime/approvalGate';
@@ -48,23 +48,26 @@ export class RunsView extends AirlockTree<RunRecord> {
     const item = new vscode.TreeItem(r.agent, vscode.TreeItemCollapsibleState.None);
     item.id = r.runId;
     const pendingCount = this.pending.forRun(r.runId).length;
-    const when = r.startedAt.toLocaleTimeString();
-    if (!r.report) {
+    // Runs of earlier sessions show their date too; their log lines went with that session's log channel.
+    const when = r.earlier ? r.startedAt.toLocaleString() : r.startedAt.toLocaleTimeString();
+    const context = r.earlier ? 'airlock.earlierRun' : 'airlock.run';
+    const end = runEnd(r);
+    if (!end) {
       item.iconPath = new vscode.ThemeIcon(r.error ? 'error' : 'sync~spin', r.error ? new vscode.ThemeColor('errorForeground') : undefined);
       item.description = r.error ? `failed · ${when}` : `running · since ${when}`;
-      item.contextValue = r.error ? 'airlock.run.failed' : 'airlock.run.running';
+      item.contextValue = r.error ? `${context}.failed` : `${context}.running`;
     } else {
-      const { status, calls, changes } = r.report;
+      const { status, calls, changes } = end;
       item.iconPath = statusIcon(status);
-      const counts = `${calls.total} call${calls.total === 1 ? '' : 's'}, ${calls.denied} denied, ${changes.length} change${changes.length === 1 ? '' : 's'}${pendingCount > 0 ? ` (${pendingCount} pending)` : ''}`;
+      const counts = `${calls.total} call${calls.total === 1 ? '' : 's'}, ${calls.denied} denied, ${changes} change${changes === 1 ? '' : 's'}${pendingCount > 0 ? ` (${pendingCount} pending)` : ''}`;
       item.description = `${status} · ${counts} · ${when}`;
-      item.contextValue = `airlock.run.${status}`;
+      item.contextValue = `${context}.${status}`;
     }
     const md = new vscode.MarkdownString();
-    md.appendMarkdown(`**${escapeMd(r.agent)}** \`${escapeMd(r.runId)}\`\n\n`);
+    md.appendMarkdown(`**${escapeMd(r.agent)}** \`${escapeMd(r.runId)}\`${r.earlier ? ' (an earlier session)' : ''}\n\n`);
     md.appendMarkdown(`Task: ${escapeMd(r.task)}\n\n`);
     md.appendMarkdown(`Agent module: \`${escapeMd(r.agentFile)}\`\n\n`);
-    if (r.report) md.appendMarkdown(`**${r.report.status}**: ${escapeMd(r.report.reason)} (${Math.round(r.report.durationMs)} ms)`);
+    if (end) md.appendMarkdown(`**${end.status}**: ${escapeMd(end.reason)} (${Math.round(end.durationMs)} ms)`);
     else if (r.error) md.appendMarkdown(`**failed**: ${escapeMd(r.error)}`);
     else md.appendMarkdown('Running in the sandbox. Stop it with the stop button, or Stop All Agents.');
     item.tooltip = md;

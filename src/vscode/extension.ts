@@ -14,6 +14,7 @@ import { RunAgentCommand } from './runAgentCommand';
 import { registerRollbackCommands } from './rollbackCommands';
 import { openRunState } from '../core/runtime/runState';
 import { PendingStore } from '../core/staging/pendingStore';
+import { RunHistoryStore } from '../core/runtime/runHistoryStore';
 import { SandboxNodeSetup } from './sandboxNodeSetup';
 import { AirlockStatusBar } from './statusBar';
 import { openTimelineSource } from './timeline/openTimelineSource';
@@ -58,7 +59,7 @@ export function activate(context: vscode.ExtensionContext): AirlockApi {
   const pendingChanges = own(new PendingChanges({ store: new PendingStore(stateDir), log }));
   own(vscode.workspace.registerTextDocumentContentProvider(proposedScheme, own(new ProposedDocuments(pendingChanges))));
   const retention = () => ({ keepLast: settings().get<number>('snapshots.keepLast', 100), keepDays: settings().get<number>('snapshots.keepDays', 30) });
-  const runner = own(new AgentRunner({ sandboxDir, stateDir, openState: openRunState, retention, node, gate: approvals, pending: pendingChanges, log }));
+  const runner = own(new AgentRunner({ sandboxDir, stateDir, openState: openRunState, retention, node, gate: approvals, pending: pendingChanges, log, historyStore: new RunHistoryStore(stateDir) }));
   const review = new ChangeReview({ pending: pendingChanges, state: () => runner.state(), prompts, log });
   const hunks = own(new HunkThreads(pendingChanges));
   const statusBar = own(new AirlockStatusBar(runner, pendingChanges, approvals));

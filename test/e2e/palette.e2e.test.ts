@@ -108,6 +108,9 @@ describe('Airlock from the command palette', function () {
     await cartRow.waitFor({ timeout: 30_000 });
     // format.js was approved (and then rolled back) before the reload: it is no longer pending.
     assert.equal(await changesView.locator('.monaco-list-row', { hasText: 'format.js' }).count(), 0);
+    // The Runs view still lists the run, as one of an earlier session, with how it ended.
+    const runsView = page.locator('.pane').filter({ has: page.locator('.pane-header', { hasText: 'Runs' }) }).first();
+    await runsView.locator('.monaco-list-row', { hasText: 'refactor' }).filter({ hasText: 'completed' }).first().waitFor({ timeout: 30_000 });
     await wb.screenshot('11-pending-after-reload');
 
     await cartRow.click();
