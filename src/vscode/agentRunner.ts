@@ -113,16 +113,19 @@ export class AgentRunner implements vscode.Disposable {
   private saveHistory(): void {
     const store = this.options.historyStore;
     if (!store) return;
-    const summaries: RunSummaryRecord[] = this.history.map((r) => ({
-      runId: r.runId,
-      agent: r.agent,
-      agentFile: r.agentFile,
-      task: r.task.slice(0, 20_000),
-      workspace: r.workspace,
-      startedAt: r.startedAt.toISOString(),
-      ...(runEnd(r) ? { ended: clipEnd(runEnd(r)!) } : {}),
-      ...(r.error !== undefined ? { error: r.error.slice(0, 4000) } : {}),
-    }));
+    const summaries: RunSummaryRecord[] = this.history.map((r) => {
+      const end = runEnd(r);
+      return {
+        runId: r.runId,
+        agent: r.agent,
+        agentFile: r.agentFile,
+        task: r.task.slice(0, 20_000),
+        workspace: r.workspace,
+        startedAt: r.startedAt.toISOString(),
+        ...(end ? { ended: { ...end, status: end.status.slice(0, 32), reason: end.reason.slice(0, 4000) } } : {}),
+        ...(r.error !== undefined ? { error: r.error.slice(0, 4000) } : {}),
+      };
+    });
     store.save(summaries).catch((e: unknown) => this.options.log.warn(`Could not save the list of runs to ${store.file} (${(e as Error).message}).`));
   }
 
@@ -281,8 +284,4 @@ function workspaceFor(agentFile: string): string {
   const folder = holding ?? folders[0];
   if (!folder) throw new AgentRunnerError('no-workspace', `Open a folder to run ${agentFile} against (agents work on a workspace folder; ${dirname(agentFile)} is not one).`);
   return folder.uri.fsPath;
-}
-
-function clipEnd(e: RunEnd): RunEnd {
-  return { ...e, status: e.status.slice(0, 32), reason: e.reason.slice(0, 4000) };
 }

@@ -95,7 +95,7 @@ export async function timelineBench(): Promise<BenchSection> {
       rows,
       notes: [
         `rows held by the webview after ${pages.length} pages of scrolling: ${held}`,
-        'first open: the newest page is read from the journal; the whole audit database is read into sql.js in the extension host after it is shown (the first scroll waits for that), and kept loaded for 5 minutes after the panel closes',
+        'first open: the newest page is read from the journal; the whole audit database is read into sql.js on the reader worker thread after it is shown (the first scroll waits for that), and kept loaded for 5 minutes after the panel closes',
         'the workbench part includes code-server creating the webview frame and its service-worker handshake, before any of the timeline page loads',
         `baseline: VS Code's built-in "Markdown: Open Preview" (Ctrl+Shift+V) of the workspace README, also a webview: key → its heading on screen, median of ${preview.length} in the same window`,
       ],

@@ -7,10 +7,9 @@ import type { AuditEvent, AuditEventInput } from '../../src/protocol/auditEvent'
 import { AuditError } from '../../src/core/audit/auditError';
 import { csvCell, exportEvents } from '../../src/core/audit/auditExport';
 import { nodeJournalIo } from '../../src/core/audit/auditJournal';
-import type { JournalIo } from '../../src/core/audit/auditJournal';
 import { AuditLog, verifyAuditLog } from '../../src/core/audit/auditLog';
 import { runAuditCommand } from '../../src/cli/auditCommand';
-import { editDatabase, journalLines, removeDir, sampleEvent, tempStateDir } from '../fixtures/auditTestKit';
+import { editDatabase, heldSyncs, journalLines, removeDir, sampleEvent, tempStateDir } from '../fixtures/auditTestKit';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -40,26 +39,18 @@ describe('AuditLog', function () {
 
   describe('durability', () => {
     it('append resolves only after the journal is fdatasync\'d: an effect can never be seen before its event is durable', async () => {
-      let release: (() => void) | undefined;
-      let synced = 0;
-      const io: JournalIo = {
-        fdatasync: async (fd) => {
-          await new Promise<void>((r) => (release = r));
-          await nodeJournalIo.fdatasync(fd);
-          synced++;
-        },
-      };
-      const log = await AuditLog.open(dir, { journalIo: io, lazy: true, persist: { onClose: false } });
+      const held = heldSyncs();
+      const log = await AuditLog.open(dir, { journalIo: held.io, lazy: true, persist: { onClose: false } });
       const effects: string[] = [];
       // The runtime's pattern: await the audit event, then make the effect visible.
       const call = log.append(sampleEvent(1)).then((e) => {
-        effects.push(`effect after #${e.seq}, ${synced} syncs`);
+        effects.push(`effect after #${e.seq}, ${held.completed} syncs`);
         return e;
       });
       await sleep(100);
       assert.deepEqual(effects, [], 'no effect while the event is written but not yet synced');
       assert.match(fs.readFileSync(join(dir, 'audit.journal'), 'utf8'), /marker-1-zq/, 'written ahead');
-      release!();
+      assert.ok(held.releaseHeld());
       const e = await call;
       assert.deepEqual(effects, ['effect after #1, 1 syncs']);
       assert.equal(e.seq, 1);
@@ -67,16 +58,8 @@ describe('AuditLog', function () {
     });
 
     it("an append acknowledged as 'written' resolves once in the journal; a later durable append waits for a sync that covers both", async () => {
-      let release: (() => void) | undefined;
-      let syncsStarted = 0;
-      const io: JournalIo = {
-        fdatasync: async (fd) => {
-          syncsStarted++;
-          await new Promise<void>((r) => (release = r));
-          await nodeJournalIo.fdatasync(fd);
-        },
-      };
-      const log = await AuditLog.open(dir, { journalIo: io, lazy: true, persist: { onClose: false } });
+      const held = heldSyncs();
+      const log = await AuditLog.open(dir, { journalIo: held.io, lazy: true, persist: { onClose: false } });
       const heard: number[] = [];
       log.onDidAppend((events) => heard.push(...events.map((e) => e.seq)));
       const read = await log.append(sampleEvent(1), { ack: 'written' });
@@ -85,49 +68,32 @@ describe('AuditLog', function () {
       let durable = false;
       const write = log.append(sampleEvent(2)).then((e) => ((durable = true), e));
       await sleep(50);
-      assert.equal(syncsStarted, 1, 'a sync is under way (the durable append started one, or joined the one already started)');
+      assert.equal(held.started, 1, 'a sync is under way (the durable append started one, or joined the one already started)');
       assert.equal(durable, false, 'not resolved before a sync covering it completes');
       assert.deepEqual(heard, [], 'listeners hear of events only once they are durable');
       // Release the held syncs one at a time until the durable append resolves: one sync covers both events, or
       // (when the written event's own sync had started first) a second one covers the durable event.
       while (!durable) {
-        while (!release) await sleep(2);
-        const r = release;
-        release = undefined;
-        r();
+        await held.releaseNext();
         await sleep(10);
       }
       assert.equal((await write).seq, 2);
-      assert.ok(syncsStarted <= 2, `${syncsStarted} syncs`);
+      assert.ok(held.started <= 2, `${held.started} syncs`);
       assert.deepEqual(heard, [1, 2], 'listeners heard both, in order, once durable');
       await log.close();
     });
 
     it("early ('written') appends do not wait for fdatasync, share the syncs that follow, and flush() waits for them", async () => {
-      let release: (() => void) | undefined;
-      let started = 0;
-      const io: JournalIo = {
-        fdatasync: async (fd) => {
-          started++;
-          await new Promise<void>((r) => (release = r));
-          await nodeJournalIo.fdatasync(fd);
-        },
-      };
-      const log = await AuditLog.open(dir, { lazy: true, persist: { onClose: false }, journalIo: io });
+      const held = heldSyncs();
+      const log = await AuditLog.open(dir, { lazy: true, persist: { onClose: false }, journalIo: held.io });
       // Every sync is held back: the appends still resolve, one after the other.
       for (let i = 1; i <= 20; i++) await log.append(sampleEvent(i), { ack: 'written' });
-      assert.ok(started <= 1, `${started} syncs started for 20 early appends while one was held`);
+      assert.ok(held.started <= 1, `${held.started} syncs started for 20 early appends while one was held`);
       let flushed = false;
       const flushing = log.flush().then(() => (flushed = true));
-      while (!flushed) {
-        while (!release && !flushed) await sleep(2);
-        const r = release;
-        release = undefined;
-        r?.();
-        await sleep(5);
-      }
+      while (!flushed) await sleep(held.releaseHeld() ? 5 : 2);
       await flushing;
-      assert.ok(started <= 2, `${started} syncs for 20 early appends`);
+      assert.ok(held.started <= 2, `${held.started} syncs for 20 early appends`);
       await log.close();
       const v = await verifyAuditLog(dir);
       assert.ok(v.ok && v.events === 20, v.message);

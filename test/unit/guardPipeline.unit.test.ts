@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AuditEvent, AuditEventInput } from '../../src/protocol/auditEvent';
-import { nodeJournalIo } from '../../src/core/audit/auditJournal';
+import { heldSyncs } from '../fixtures/auditTestKit';
 import { AuditLog } from '../../src/core/audit/auditLog';
 import type { AuditSink } from '../../src/core/audit/auditSink';
 import { Redactor } from '../../src/core/audit/redaction';
@@ -71,17 +71,8 @@ describe('guard pipeline: audit before effect', () => {
   it("a read returns once its event is in the journal; the write after it becomes visible only once a sync covers both", async () => {
     const ws = makeWorkspace({ 'a.txt': 'old' });
     const state = mkdtempSync(join(tmpdir(), 'airlock-state-'));
-    let release: (() => void) | undefined;
-    const log = await AuditLog.open(state, {
-      lazy: true,
-      persist: { onClose: false },
-      journalIo: {
-        fdatasync: async (fd) => {
-          await new Promise<void>((r) => (release = r));
-          await nodeJournalIo.fdatasync(fd);
-        },
-      },
-    });
+    const held = heldSyncs();
+    const log = await AuditLog.open(state, { lazy: true, persist: { onClose: false }, journalIo: held.io });
     const overlay = new StagingOverlay(ws, () => true);
     const pipeline = pipelineWith(ws, log, overlay, []);
     const read = await pipeline.handle({ runId: 'r1', callId: 1, tool: 'fs.read', args: { path: 'a.txt' } });
@@ -96,10 +87,7 @@ describe('guard pipeline: audit before effect', () => {
     void write.then(() => (settled = true));
     for (let syncs = 0; !settled; syncs++) {
       assert.ok(syncs < 2, 'at most two syncs before the write is visible');
-      while (!release) await new Promise((r) => setTimeout(r, 5));
-      const r = release;
-      release = undefined;
-      r();
+      await held.releaseNext();
       await new Promise((r) => setTimeout(r, 30));
     }
     assert.deepEqual(await write, { ok: true, value: { path: 'a.txt', kind: 'modify', staged: true } });

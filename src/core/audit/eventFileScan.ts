@@ -324,6 +324,22 @@ export function scanEventLeaves(
   };
   const fail = (kind: 'hash' | 'gap' | 'format', found: number, detail?: string): LeafScanResult => ({ count, lastSeq: expect - 1, lastHash: count > 0 ? hexOf() : prev, bad: { kind, found, detail } });
   const u32 = (at: number): number => ((file[at]! << 24) >>> 0) + (file[at + 1]! << 16) + (file[at + 2]! << 8) + file[at + 3]!;
+  // A SQLite varint at `pos` (the ninth byte counts all 8 bits); where it ends is left in varintEnd.
+  let varintEnd = 0;
+  const varintAt = (buf: Uint8Array, pos: number): number => {
+    let v = 0;
+    for (let i = 0; ; i++) {
+      const b = buf[pos++]!;
+      if (i === 8) {
+        v = v * 256 + b;
+        break;
+      }
+      v = v * 128 + (b & 0x7f);
+      if (b < 0x80) break;
+    }
+    varintEnd = pos;
+    return v;
+  };
   for (let li = lastOnly ? leaves.length - 1 : 0; li < leaves.length; li++) {
     const page = leaves[li]!;
     if (page < 2 || page > pageCount) return fail('format', expect, `leaf page ${page} out of range`);
@@ -338,27 +354,11 @@ export function scanEventLeaves(
       const off = (file[ptr]! << 8) | file[ptr + 1]!;
       if (off < 8 + 2 * cells || off < contentStart || off >= usable) return fail('format', expect, 'cell pointer out of range');
       let at = base + off;
-      // Payload size, then rowid: varints (the ninth byte of a varint counts all 8 bits).
-      let size = 0;
-      for (let i = 0; ; i++) {
-        const b = file[at++]!;
-        if (i === 8) {
-          size = size * 256 + b;
-          break;
-        }
-        size = size * 128 + (b & 0x7f);
-        if (b < 0x80) break;
-      }
-      let rowid = 0;
-      for (let i = 0; ; i++) {
-        const b = file[at++]!;
-        if (i === 8) {
-          rowid = rowid * 256 + b;
-          break;
-        }
-        rowid = rowid * 128 + (b & 0x7f);
-        if (b < 0x80) break;
-      }
+      // Payload size, then rowid.
+      const size = varintAt(file, at);
+      at = varintEnd;
+      const rowid = varintAt(file, at);
+      at = varintEnd;
       // The payload: in place when it fits on the page, else assembled (after the 64 hex digits) from its overflow
       // pages.
       let src = file;
@@ -399,12 +399,8 @@ export function scanEventLeaves(
       let hashAt = 0;
       let hashLen = 0;
       for (let col = 0; col < 9; col++) {
-        let t = 0;
-        for (let n = 0; n < 9; n++) {
-          const b = src[q++]!;
-          t = t * 128 + (b & 0x7f);
-          if (b < 0x80) break;
-        }
+        const t = varintAt(src, q);
+        q = varintEnd;
         let len: number;
         if (t >= 12) len = (t - 12) >> 1;
         else if (t <= 4) len = t;

@@ -2,9 +2,10 @@
 // after a reload: who ran, on what task, how it ended and with what counts. Summaries only: the proposals are in
 // the pending store, and every event is in the audit log.
 import * as fs from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { z } from 'zod';
 import { writeJsonAtomic } from '../snapshots/atomicWrite';
+import { RUN_ID } from './runId';
 
 export const RUN_HISTORY_FILE = 'runs.json';
 
@@ -21,7 +22,7 @@ export type RunEnd = z.infer<typeof RunEnd>;
 
 export const RunSummaryRecord = z
   .object({
-    runId: z.string().regex(/^[A-Za-z0-9._-]{1,128}$/),
+    runId: z.string().regex(RUN_ID),
     agent: z.string().max(256),
     agentFile: z.string().max(4096),
     task: z.string().max(20_000),
@@ -67,7 +68,7 @@ export class RunHistoryStore {
   save(runs: readonly RunSummaryRecord[]): Promise<void> {
     const value = { version: 1 as const, runs: [...runs] };
     this.writing = this.writing.catch(() => undefined).then(async () => {
-      await fs.promises.mkdir(join(this.file, '..'), { recursive: true });
+      await fs.promises.mkdir(dirname(this.file), { recursive: true });
       await writeJsonAtomic(this.file, value);
     });
     return this.writing;

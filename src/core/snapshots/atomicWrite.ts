@@ -16,8 +16,34 @@ export const COPY_CHUNK = 1024 * 1024;
 /** Where the bytes of an atomic write come from: a buffer already in memory, or a blob streamed and verified on the way. */
 export type WriteSource = { readonly kind: 'buffer'; readonly data: Buffer } | { readonly kind: 'blob'; readonly path: string; readonly hash: string };
 
-/** Files up to this size are written and copied directly; larger ones are streamed through the thread pool. */
-const DIRECT_LIMIT = 8 * 1024 * 1024;
+/** Files up to this size are read, written and copied directly; larger ones are streamed, never whole in memory. */
+export const DIRECT_LIMIT = 8 * 1024 * 1024;
+
+/**
+ * The sha256 and length of the file at `path`: one direct read when `expectedSize` is at most DIRECT_LIMIT (the
+ * length read is returned, so a file that grew still shows it), streamed through the thread pool beyond.
+ */
+export async function hashFile(path: string, expectedSize: number): Promise<{ hash: string; size: number }> {
+  const h = createHash('sha256');
+  if (expectedSize <= DIRECT_LIMIT) {
+    const data = fsSync.readFileSync(path);
+    return { hash: h.update(data).digest('hex'), size: data.length };
+  }
+  const fh = await fs.open(path, 'r');
+  let size = 0;
+  try {
+    const buf = Buffer.allocUnsafe(Math.min(COPY_CHUNK, Math.max(expectedSize, 1)));
+    for (;;) {
+      const { bytesRead } = await fh.read(buf, 0, buf.length, null);
+      if (bytesRead === 0) break;
+      h.update(buf.subarray(0, bytesRead));
+      size += bytesRead;
+    }
+  } finally {
+    await fh.close();
+  }
+  return { hash: h.digest('hex'), size };
+}
 
 /** fsync of an open file on the thread pool: the one slow call of a small write. */
 export function fsyncFd(fd: number): Promise<void> {

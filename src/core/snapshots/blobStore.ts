@@ -4,13 +4,10 @@ import { createHash, randomBytes } from 'node:crypto';
 import * as fsSync from 'node:fs';
 import { promises as fs } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { COPY_CHUNK, fsyncFd } from './atomicWrite';
+import { COPY_CHUNK, DIRECT_LIMIT, fsyncFd, hashFile } from './atomicWrite';
 import { mapBounded } from './boundedParallel';
 import { SnapshotError } from './snapshotError';
 import { SHA256_HEX, type FileState } from './snapshotManifest';
-
-/** Files up to this size are read whole (one read, no temp file when the blob exists); larger ones are streamed. */
-const IN_MEMORY_LIMIT = 8 * 1024 * 1024;
 
 export class BlobStore {
   private readonly tmpDir: string;
@@ -41,7 +38,7 @@ export class BlobStore {
     try {
       st = fsSync.fstatSync(fd);
       if (!st.isFile()) throw new SnapshotError('unsupported-file', `${abs} is not a regular file.`);
-      if (st.size <= IN_MEMORY_LIMIT) {
+      if (st.size <= DIRECT_LIMIT) {
         const mode = st.mode & 0o7777;
         const data = fsSync.readFileSync(fd);
         const hash = sha256(data);
@@ -144,29 +141,9 @@ export class BlobStore {
   async verify(hash: string, size: number): Promise<void> {
     const p = this.pathOf(hash);
     let actual: string;
-    let actualSize = 0;
+    let actualSize: number;
     try {
-      const h = createHash('sha256');
-      if (size <= IN_MEMORY_LIMIT) {
-        // Small blobs in one direct read (the size is checked below, so a grown file still fails).
-        const data = fsSync.readFileSync(p);
-        h.update(data);
-        actualSize = data.length;
-      } else {
-        const fh = await fs.open(p, 'r');
-        try {
-          const buf = Buffer.allocUnsafe(Math.min(COPY_CHUNK, Math.max(size, 1)));
-          for (;;) {
-            const { bytesRead } = await fh.read(buf, 0, buf.length, null);
-            if (bytesRead === 0) break;
-            h.update(buf.subarray(0, bytesRead));
-            actualSize += bytesRead;
-          }
-        } finally {
-          await fh.close();
-        }
-      }
-      actual = h.digest('hex');
+      ({ hash: actual, size: actualSize } = await hashFile(p, size));
     } catch (err) {
       throw new SnapshotError('damaged-blob', `The stored copy ${hash.slice(0, 12)}… is missing or unreadable (${(err as Error).message}); nothing was restored.`, {}, { cause: err });
     }

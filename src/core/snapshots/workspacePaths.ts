@@ -1,10 +1,9 @@
 // Where a workspace-relative path may lead. The guard pipeline already confines agents; this is the store's own
 // check (defence in depth), done again at apply time because the disk may have changed since the run.
-import { createHash } from 'node:crypto';
 import * as fsSync from 'node:fs';
-import { promises as fs, type Stats } from 'node:fs';
+import type { Stats } from 'node:fs';
 import { isAbsolute, join, relative, sep } from 'node:path';
-import { COPY_CHUNK } from './atomicWrite';
+import { hashFile } from './atomicWrite';
 import { SnapshotError } from './snapshotError';
 import type { FileState } from './snapshotManifest';
 
@@ -118,9 +117,6 @@ export function lstatOrNullSync(p: string): Stats | null {
   }
 }
 
-/** Files up to this size are hashed in one direct read; larger ones are streamed, never whole in memory. */
-const DIRECT_READ_LIMIT = 8 * 1024 * 1024;
-
 /** The current state of a workspace file (hash streamed, never a large file in memory), or null when absent. */
 export async function readFileState(abs: string, rel: string): Promise<FileState | null> {
   const st = lstatOrNullSync(abs);
@@ -128,23 +124,6 @@ export async function readFileState(abs: string, rel: string): Promise<FileState
   if (!st.isFile()) {
     throw new SnapshotError('unsupported-file', `${rel} is ${st.isDirectory() ? 'a folder' : st.isSymbolicLink() ? 'a symlink' : 'not a regular file'}; only regular files are snapshotted.`, { paths: [rel] });
   }
-  if (st.size <= DIRECT_READ_LIMIT) {
-    const data = fsSync.readFileSync(abs);
-    return { hash: createHash('sha256').update(data).digest('hex'), size: data.length, mode: st.mode & 0o7777 };
-  }
-  const h = createHash('sha256');
-  const fh = await fs.open(abs, 'r');
-  let size = 0;
-  try {
-    const buf = Buffer.allocUnsafe(Math.min(COPY_CHUNK, Math.max(st.size, 1)));
-    for (;;) {
-      const { bytesRead } = await fh.read(buf, 0, buf.length, null);
-      if (bytesRead === 0) break;
-      h.update(buf.subarray(0, bytesRead));
-      size += bytesRead;
-    }
-  } finally {
-    await fh.close();
-  }
-  return { hash: h.digest('hex'), size, mode: st.mode & 0o7777 };
+  const { hash, size } = await hashFile(abs, st.size);
+  return { hash, size, mode: st.mode & 0o7777 };
 }

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { fsyncDir, writeDurable, writeJsonAtomic } from '../snapshots/atomicWrite';
 import { checkRelativePath } from '../snapshots/workspacePaths';
+import { RUN_ID } from '../runtime/runId';
 import type { ProposedChange } from './proposedChange';
 
 export const PENDING_DIR = 'pending';
@@ -34,7 +35,7 @@ const Content = z.object({ hash: Hash, size: z.number().int().nonnegative() }).s
 const RunFile = z
   .object({
     version: z.literal(1),
-    runId: z.string().regex(/^[A-Za-z0-9._-]{1,128}$/),
+    runId: z.string().regex(RUN_ID),
     agent: z.string().max(256),
     workspace: z.string().min(1).max(4096),
     recordedAt: z.string().max(64),
@@ -204,7 +205,7 @@ export class PendingStore {
 
 /** Run ids name folders: only the characters the runtime uses, never a path. */
 function runFolderName(runId: string): string {
-  if (!/^[A-Za-z0-9._-]{1,128}$/.test(runId) || runId.startsWith('.') || runId.endsWith('.tmp') || runId.endsWith('.damaged') || runId.endsWith(REPLACED)) {
+  if (!RUN_ID.test(runId) || runId.startsWith('.') || runId.endsWith('.tmp') || runId.endsWith('.damaged') || runId.endsWith(REPLACED)) {
     throw new Error(`not a run id: ${JSON.stringify(runId).slice(0, 140)}`);
   }
   return runId;

@@ -1,6 +1,6 @@
 // A timeline source whose audit database is loaded only when something needs it. Loading a large database reads
-// the whole file into sql.js and holds the extension host for seconds; the first thing a timeline shows (the
-// newest page, unfiltered) is read straight from the journal and its newest segment instead
+// the whole file into sql.js (about a second at a million events, on the reader's worker thread); the first thing
+// a timeline shows (the newest page, unfiltered) is read straight from the journal and its newest segment instead
 // (src/core/audit/auditTail.ts), and the database is loaded once that page is on its way. Every other request
 // waits for the database. Events appended meanwhile are announced when it has loaded, so a following view
 // catches up. No `vscode` import: unit-tested directly.

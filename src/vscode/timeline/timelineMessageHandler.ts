@@ -115,6 +115,10 @@ export class TimelineMessageHandler {
     }
   }
 
+  private listenForAppends(source: TimelineSource): void {
+    this.appendSub ??= source.onDidAppend((n) => this.noteAppend(n.lastSeq, n.count));
+  }
+
   /** Tells an open webview that events were appended; coalesced, and only once the webview is ready. */
   private noteAppend(lastSeq: number, count: number): void {
     this.pendingAppend = { lastSeq: Math.max(lastSeq, this.pendingAppend?.lastSeq ?? 0), count: count + (this.pendingAppend?.count ?? 0) };
@@ -187,7 +191,7 @@ export class TimelineMessageHandler {
     const late = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), waitMs)));
     try {
       const prepared = this.o.source().then(async (source) => {
-        if (!this.appendSub) this.appendSub = source.onDidAppend((n) => this.noteAppend(n.lastSeq, n.count));
+        this.listenForAppends(source);
         const page = await source.page({ filter: {}, direction: 'latest', limit: firstPageSize });
         return { source, page };
       });
@@ -223,7 +227,7 @@ export class TimelineMessageHandler {
     const started = performance.now();
     const source = await this.o.source();
     const opened = performance.now();
-    if (!this.appendSub) this.appendSub = source.onDidAppend((n) => this.noteAppend(n.lastSeq, n.count));
+    this.listenForAppends(source);
     const anchor = state.follow ? undefined : (state.anchorSeq ?? state.selectedSeq);
     const page = await source.page({ filter: state.filter, direction: anchor ? 'around' : 'latest', seq: anchor, limit: firstPageSize });
     this.ready = true;
