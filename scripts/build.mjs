@@ -28,6 +28,8 @@ const builds = [
   { ...common, entryPoints: ['src/vscode/extension.ts'], outfile: 'dist/extension.js', target: 'node18', external: ['vscode'] },
   // The timeline's audit reader: a worker thread of the extension host, beside extension.js (AuditReader finds it there).
   { ...common, entryPoints: ['src/core/audit/auditReaderWorker.ts'], outfile: 'dist/auditReaderWorker.js', target: 'node18' },
+  // A lazy audit writer's write-out (extension host and CLI): a worker thread started from dist/, beside them.
+  { ...common, entryPoints: ['src/core/audit/auditWriteOutWorker.ts'], outfile: 'dist/auditWriteOutWorker.js', target: 'node18' },
   // The headless CLI runs on the machine's Node (20 or newer).
   { ...common, entryPoints: ['src/cli/main.ts'], outfile: 'dist/cli.js', target: 'node20' },
   // The sandbox runs on Node >= 22 and resolves isolated-vm from sandbox/node_modules.

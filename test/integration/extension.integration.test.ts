@@ -45,7 +45,7 @@ describe('Agent Airlock in a real VS Code', function () {
       const installedIn = process.env.AIRLOCK_TEST_EXTENSIONS_DIR!;
       const rel = relative(installedIn, extension.extensionPath);
       assert.ok(!rel.startsWith('..'), `expected the extension under ${installedIn}, found it at ${extension.extensionPath}`);
-      for (const f of ['dist/extension.js', 'dist/auditReaderWorker.js', 'dist/sql-wasm.wasm', 'dist/policy.schema.json', 'sandbox/dist/main.js', 'sandbox/node_modules/isolated-vm/package.json', 'sandbox/node_modules/node-gyp-build/package.json']) {
+      for (const f of ['dist/extension.js', 'dist/auditReaderWorker.js', 'dist/auditWriteOutWorker.js', 'dist/sql-wasm.wasm', 'dist/policy.schema.json', 'sandbox/dist/main.js', 'sandbox/node_modules/isolated-vm/package.json', 'sandbox/node_modules/node-gyp-build/package.json']) {
         assert.ok(existsSync(join(extension.extensionPath, f)), `${f} is missing from the installed extension`);
       }
       assert.ok(!existsSync(join(extension.extensionPath, 'node_modules')), 'node_modules must not be packaged (everything is bundled)');

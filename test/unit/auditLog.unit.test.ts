@@ -2,8 +2,10 @@
 // redaction before storage, keyset pages with filters and search, runs, exports, and `airlock audit`.
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AuditEvent, AuditEventInput } from '../../src/protocol/auditEvent';
+import { AuditDatabase } from '../../src/core/audit/auditDatabase';
 import { AuditError } from '../../src/core/audit/auditError';
 import { csvCell, exportEvents } from '../../src/core/audit/auditExport';
 import { nodeJournalIo } from '../../src/core/audit/auditJournal';
@@ -164,6 +166,59 @@ describe('AuditLog', function () {
       await assert.rejects(log.append({ runId: 'r', agent: 'a', type: 'nope' } as unknown as AuditEventInput), (e: unknown) => AuditError.is(e, 'invalid-event'));
       await log.close();
       await assert.rejects(log.append(sampleEvent(1)), (e: unknown) => AuditError.is(e, 'closed'));
+    });
+  });
+
+  describe('write-out of a lazy writer', () => {
+    /** A worker script, in a folder of its own, that notes each start in its folder, then runs the real write-out worker. */
+    function notingWorker(): { file: string; starts: () => number } {
+      const folder = fs.mkdtempSync(join(tmpdir(), 'airlock-noting-worker-'));
+      const file = join(folder, 'noting-worker.js');
+      const marker = join(folder, 'starts');
+      fs.writeFileSync(file, `require('fs').appendFileSync(${JSON.stringify(marker)}, 'x');\nrequire(${JSON.stringify(require.resolve('../../src/core/audit/auditWriteOutWorker'))});\n`);
+      return { file, starts: () => (fs.existsSync(marker) ? fs.readFileSync(marker, 'utf8').length : 0) };
+    }
+
+    const databaseHead = async () => {
+      const db = await AuditDatabase.fromBytes(fs.readFileSync(join(dir, 'audit.sqlite')), 'audit.sqlite');
+      try {
+        return db.maxSeq;
+      } finally {
+        db.close();
+      }
+    };
+
+    it('folds the rotated journal into the database file on a worker thread while appends go on; nothing is lost, one chain', async () => {
+      const worker = notingWorker();
+      try {
+        const log = await AuditLog.open(dir, { lazy: true, persist: { minEvents: 100, ratio: 0, onClose: false }, writeOutWorker: worker.file });
+        // Appends keep coming while write-outs are under way: each write-out covers what was rotated before it started.
+        for (let round = 0; round < 4; round++) await Promise.all(Array.from({ length: 120 }, (_, i) => log.append(sampleEvent(round * 120 + i))));
+        await log.persist();
+        const head = log.lastEvent.seq;
+        await log.close();
+        assert.equal(head, 480);
+        assert.ok(worker.starts() >= 2, `${worker.starts()} write-outs ran on the worker`);
+        assert.equal(await databaseHead(), 480, 'the database file holds every event');
+        assert.ok(fs.readdirSync(join(dir, 'audit-segments')).length >= 2, 'the journal was rotated into segments');
+        const v = await verifyAuditLog(dir);
+        assert.ok(v.ok && v.events === 480, v.message);
+        const reader = await AuditLog.open(dir, { readOnly: true });
+        assert.equal(reader.recovery.replayed, 0, 'a reader has nothing left to replay');
+        await reader.close();
+      } finally {
+        removeDir(join(worker.file, '..'));
+      }
+    });
+
+    it('when the worker cannot run, writes the database out in its own thread instead', async () => {
+      const log = await AuditLog.open(dir, { lazy: true, persist: { minEvents: 50, ratio: 0, onClose: false }, writeOutWorker: join(dir, 'no-such-worker.js') });
+      await Promise.all(Array.from({ length: 130 }, (_, i) => log.append(sampleEvent(i))));
+      await log.persist();
+      await log.close();
+      assert.equal(await databaseHead(), 130);
+      const v = await verifyAuditLog(dir);
+      assert.ok(v.ok && v.events === 130, v.message);
     });
   });
 

@@ -6,6 +6,7 @@
 //   {"airlockJournal":1,"after":{"hash":"<64 hex>","seq":41,"ts":"…"}}
 //   {"hash":"<64 hex>","event":<canonical JSON of event #42 without hash>}
 //   …
+import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
@@ -331,5 +332,49 @@ export function syncDir(dir: string): void {
     // Windows cannot open directories; there a rename is durable once it returns.
   } finally {
     if (fd !== undefined) fs.closeSync(fd);
+  }
+}
+
+/** Every journal record after `afterSeq` (up to `uptoSeq`), from the segments and then the journal, in seq order. */
+export function collectAfter(stateDir: string, afterSeq: number, journal: JournalContents | undefined, uptoSeq = Infinity): { records: StoredEvent[]; malformed: number } {
+  const records: StoredEvent[] = [];
+  let last = afterSeq;
+  let malformed = 0;
+  const take = (contents: JournalContents) => {
+    for (const { line } of contents.lines) {
+      if (line.kind === 'record') {
+        if (line.record.seq > last && line.record.seq <= uptoSeq) {
+          records.push(line.record);
+          last = line.record.seq;
+        }
+      } else if (line.kind === 'malformed') malformed++;
+    }
+  };
+  for (const seg of listSegments(stateDir)) if (seg.last > last && seg.first <= uptoSeq) take(readSegment(seg));
+  if (journal) take(journal);
+  return { records, malformed };
+}
+
+/** Temp files are named `<name>.tmp-<pid>-<random>`; those of dead processes are debris of a crash. */
+export function tempName(path: string): string {
+  return `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+}
+
+/** Writes a whole file durably: temp file, fsync, rename, fsync of the folder. */
+export async function writeFileAtomic(path: string, data: Uint8Array): Promise<void> {
+  const tmp = tempName(path);
+  try {
+    const fh = await fs.promises.open(tmp, 'w');
+    try {
+      await fh.writeFile(data);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await fs.promises.rename(tmp, path);
+    syncDir(join(path, '..'));
+  } catch (e) {
+    await fs.promises.rm(tmp, { force: true });
+    throw auditIoError(e, 'writing', path);
   }
 }

@@ -3,7 +3,6 @@
 // background and group-committed: one sync covers everything written before it started) and are folded into a
 // sql.js database, which is written out whole only now and then, so an append costs the same whatever the size
 // of the log. See docs/audit.md for the layout, the durability levels and the why.
-import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -26,11 +25,14 @@ import {
   SEGMENTS_DIR,
   segmentName,
   syncDir,
+  collectAfter,
+  writeFileAtomic,
 } from './auditJournal';
 import type { ChainHead, JournalContents, JournalIo, StoredEvent } from './auditJournal';
 import { AuditWriterLock, LOCK_REFRESH_MS } from './auditLock';
 import type { AuditPage, AuditQuery, RunDetail, RunSummary, RunsQuery } from './auditQuery';
 import type { AppendOptions, AuditSink } from './auditSink';
+import { writeOutInWorker } from './auditWriteOut';
 import { checkEventFile } from './eventFileScan';
 import { canonicalJson, chainHash, ChainVerifier, GENESIS_HASH, loadCanonicalJson } from './hashChain';
 import type { VerifyResult } from './hashChain';
@@ -59,6 +61,8 @@ const EARLY_SYNC_DELAY_MS = 2;
 /** Committed events wait in memory at most this long (or this many) before they are inserted into the database. */
 const DB_INSERT_DELAY_MS = 50;
 const DB_INSERT_BATCH = 5000;
+/** At close, a lazy writer writes a database smaller than this out in its own thread (no worker to start). */
+const IN_THREAD_WRITE_OUT_BYTES = 16 * 1024 * 1024;
 
 export interface AuditLogOptions {
   /** Extra redaction patterns (the policy's `redact.patterns`); ignored when `redactor` is given. */
@@ -84,6 +88,8 @@ export interface AuditLogOptions {
   readonly clock?: () => number;
   /** File operations (tests hold back or fail fdatasync with it). */
   readonly journalIo?: JournalIo;
+  /** The write-out worker's script; by default `auditWriteOutWorker.js` beside this file (in the bundle: dist/). */
+  readonly writeOutWorker?: string;
   /** Told about anything the user should know that is not an error (recovery, foreign writes that do not chain). */
   readonly onWarning?: (message: string) => void;
 }
@@ -612,12 +618,22 @@ export class AuditLog implements AuditSink {
   }
 
   /**
+   * Starts a write-out. A lazy writer with no database in memory hands it to a worker thread (after rotating the
+   * journal under the lock), so its appends go on meanwhile; at close, a small database is written out here.
+   */
+  private async persistNow(closing = false): Promise<void> {
+    if (this.persisting) return;
+    this.persisting = true;
+    const offThread = this.options.lazy && !this.db && !(closing && (statOrUndefined(this.dbPath)?.size ?? 0) < IN_THREAD_WRITE_OUT_BYTES);
+    if (offThread) return this.persistOffThread();
+    return this.persistHere();
+  }
+
+  /**
    * Exports the database and rotates the journal under the lock, then writes the file in the background (appends
    * go on meanwhile; a crash before the rename leaves the events in the rotated segment, replayed at open).
    */
-  private async persistNow(): Promise<void> {
-    if (this.persisting) return;
-    this.persisting = true;
+  private async persistHere(): Promise<void> {
     let bytes!: Uint8Array;
     let rotated: string | undefined;
     try {
@@ -626,15 +642,7 @@ export class AuditLog implements AuditSink {
         await this.ensureDatabaseLocked();
         this.insertPending();
         bytes = this.db!.export(this.head);
-        const j = this.journal!;
-        if (this.head.seq > j.after.seq) {
-          fs.mkdirSync(this.segmentsDir, { recursive: true });
-          rotated = join(this.segmentsDir, segmentName(j.after.seq + 1, this.head.seq));
-          j.close();
-          fs.renameSync(this.journalPath, rotated);
-          syncDir(this.segmentsDir);
-          this.openJournal();
-        }
+        rotated = this.rotateLocked();
       });
     } catch (e) {
       this.persisting = false;
@@ -650,12 +658,59 @@ export class AuditLog implements AuditSink {
     const segment = rotated;
     this.track(
       writeFileAtomic(this.dbPath, bytes)
-        .then(() => (segment ? compressSegment(segment).catch((e) => this.warn(`A journal segment could not be compressed (${(e as Error).message}); it stays uncompressed.`)) : undefined))
+        .then(() => this.compressRotated(segment))
         .catch((e) => this.warn(`The audit database could not be written out (${(e as Error).message}); the journal segments still hold every event.`))
         .finally(() => {
           this.persisting = false;
         }),
     );
+  }
+
+  /**
+   * Rotates the journal under the lock, then folds the segments into the database file on a worker thread. If the
+   * worker cannot do it (it did not start, or the database needs rebuilding), it is done here as before.
+   */
+  private async persistOffThread(): Promise<void> {
+    let rotated: string | undefined;
+    let upTo = 0;
+    try {
+      await this.exclusive(() => {
+        rotated = this.rotateLocked();
+        upTo = this.head.seq;
+      });
+    } catch (e) {
+      this.persisting = false;
+      throw auditIoError(e, 'writing out', this.dbPath);
+    }
+    const segment = rotated;
+    this.track(
+      writeOutInWorker({ stateDir: this.stateDir, upTo }, this.options.writeOutWorker).then(
+        () => {
+          this.persisting = false;
+          return this.compressRotated(segment);
+        },
+        () => this.persistHere().catch((e) => {
+          this.warn(`The audit database could not be written out (${(e as Error).message}); the journal segments still hold every event.`);
+        }),
+      ),
+    );
+  }
+
+  /** Moves the journal into a segment and starts a new one, when it holds anything. Runs under the lock. */
+  private rotateLocked(): string | undefined {
+    const j = this.journal!;
+    if (this.head.seq <= j.after.seq) return undefined;
+    fs.mkdirSync(this.segmentsDir, { recursive: true });
+    const rotated = join(this.segmentsDir, segmentName(j.after.seq + 1, this.head.seq));
+    j.close();
+    fs.renameSync(this.journalPath, rotated);
+    syncDir(this.segmentsDir);
+    this.openJournal();
+    return rotated;
+  }
+
+  private async compressRotated(segment: string | undefined): Promise<void> {
+    if (segment) await compressSegment(segment).catch((e) => this.warn(`A journal segment could not be compressed (${(e as Error).message}); it stays uncompressed.`));
   }
 
   // ---------------------------------------------------------------- opening
@@ -1008,7 +1063,7 @@ export class AuditLog implements AuditSink {
       // that the next open (which replays it) would be slow.
       if (inJournal > 0 && (j.after.seq < 50_000 || inJournal >= Math.max(this.persistMin / 10, 0.05 * j.after.seq) || this.shouldPersist())) {
         await this.settleBackground();
-        await this.persistNow().catch((e) => this.warn(`The audit database could not be written out (${(e as Error).message}); the journal still holds every event.`));
+        await this.persistNow(true).catch((e) => this.warn(`The audit database could not be written out (${(e as Error).message}); the journal still holds every event.`));
       }
     }
     await this.settleBackground();
@@ -1168,26 +1223,6 @@ async function verifyDatabaseFile(bytes: Buffer, verifier: ChainVerifier, thread
   return true;
 }
 
-/** Every journal record after `afterSeq` (up to `uptoSeq`), from the segments and then the journal, in seq order. */
-function collectAfter(stateDir: string, afterSeq: number, journal: JournalContents | undefined, uptoSeq = Infinity): { records: StoredEvent[]; malformed: number } {
-  const records: StoredEvent[] = [];
-  let last = afterSeq;
-  let malformed = 0;
-  const take = (contents: JournalContents) => {
-    for (const { line } of contents.lines) {
-      if (line.kind === 'record') {
-        if (line.record.seq > last && line.record.seq <= uptoSeq) {
-          records.push(line.record);
-          last = line.record.seq;
-        }
-      } else if (line.kind === 'malformed') malformed++;
-    }
-  };
-  for (const seg of listSegments(stateDir)) if (seg.last > last && seg.first <= uptoSeq) take(readSegment(seg));
-  if (journal) take(journal);
-  return { records, malformed };
-}
-
 /** Changes when a writer rotates the journal or replaces the database (readers read again then). */
 function fingerprint(stateDir: string): string {
   const d = statOrUndefined(join(stateDir, DATABASE_FILE));
@@ -1221,11 +1256,6 @@ function readHead(p: string): { bytes: Uint8Array; size: number } | undefined {
   }
 }
 
-/** Temp files are named `<name>.tmp-<pid>-<random>`; those of dead processes are debris of a crash. */
-function tempName(path: string): string {
-  return `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
-}
-
 function removeDeadTemps(dir: string): void {
   let names: string[];
   try {
@@ -1244,24 +1274,6 @@ function removeDeadTemps(dir: string): void {
       alive = (e as NodeJS.ErrnoException).code === 'EPERM';
     }
     if (!alive) fs.rmSync(join(dir, name), { force: true });
-  }
-}
-
-async function writeFileAtomic(path: string, data: Uint8Array): Promise<void> {
-  const tmp = tempName(path);
-  try {
-    const fh = await fs.promises.open(tmp, 'w');
-    try {
-      await fh.writeFile(data);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await fs.promises.rename(tmp, path);
-    syncDir(join(path, '..'));
-  } catch (e) {
-    await fs.promises.rm(tmp, { force: true });
-    throw auditIoError(e, 'writing', path);
   }
 }
 
