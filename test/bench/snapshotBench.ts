@@ -94,7 +94,7 @@ async function timedAsync<T>(fn: () => Promise<T>): Promise<[T, number]> {
   return [r, performance.now() - t];
 }
 
-/** Median latency of one small write + fsync in `dir`: the unit an apply's cost is made of (it needs five rounds). */
+/** Median latency of one small write + fsync in `dir`: the unit an apply's cost is made of (it needs three rounds). */
 function fsyncProbe(dir: string): number {
   const times: number[] = [];
   for (let i = 0; i < 21; i++) {
@@ -198,7 +198,7 @@ export async function snapshotBench(): Promise<BenchSection> {
     );
     notes.push(`medians of ${RUNS} runs after a warm-up; each run: apply (10 files: 6 modified, 2 created, 1 in a new folder, 2 deleted) → shadow-git checkpoint → rollback → git restore (read-tree --reset -u)`);
     notes.push(`disk, ours: apply ${list(disk.applyMs)} ms; rollback ${list(disk.rollbackMs)} ms. git checkpoint (add -A && write-tree, warm index): ${list(disk.gitCheckpointMs)} ms`);
-    notes.push('git does not fsync loose objects by default; ours fsyncs every blob, file, folder, journal and manifest (five fsync rounds per apply), so on a disk busy with other writers our time follows the fsync latency');
+    notes.push('git does not fsync loose objects by default; ours fsyncs every blob, file, folder, journal and manifest (three fsync rounds per apply), so on a disk busy with other writers our time follows the fsync latency');
 
     const ram = join(tmp, 'ram');
     mkdirSync(ram);

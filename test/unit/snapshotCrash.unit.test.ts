@@ -101,7 +101,7 @@ describe('SnapshotStore crash safety (SIGKILL, real processes)', function () {
         assert.deepEqual(now, pre, `seed ${seed}, kill ${i} (after ${delay} ms): the workspace is neither before nor after the apply`);
         assert.equal(inEffect, undefined, `seed ${seed}, kill ${i}: an apply is recorded in effect but the workspace does not show it`);
       }
-      assert.deepEqual(readdirSync(join(state, 'snapshots', 'journal')), [], `seed ${seed}, kill ${i}: a journal is left`);
+      assert.deepEqual(readdirSync(join(state, 'snapshots', 'journal')), [], `seed ${seed}, kill ${i}: a journal is left (${readdirSync(join(state, 'snapshots', 'journal')).join(', ')})`);
       midOperation += store.recovered.undone.length + store.recovered.completed.length;
     }
     // The kills must actually land inside operations (a journal found on open), or this test proves nothing.

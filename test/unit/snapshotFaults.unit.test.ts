@@ -4,12 +4,12 @@
 import * as assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ProposedChange } from '../../src/core/staging/proposedChange';
 import { SnapshotError } from '../../src/core/snapshots/snapshotError';
 import { SnapshotStore } from '../../src/core/snapshots/snapshotStore';
-import { pictureTree, removeDir, tempDir, writeTree } from '../fixtures/snapshotTree';
+import { MemoryAuditSink, pictureTree, removeDir, tempDir, writeTree } from '../fixtures/snapshotTree';
 
 const meta = { runId: 'faults', agent: 'faults', actor: 'policy' };
 
@@ -96,6 +96,20 @@ describe('SnapshotStore under file-system faults', function () {
       chattr('-i', join(ws, 'b.txt'));
       await store.rollback(snap.id);
       assert.equal(readFileSync(join(ws, 'b.txt'), 'utf8'), 'b');
+    });
+
+    it('a journal folder that cannot be written stops the apply before anything is written, and the audit log says so', async () => {
+      const audit = new MemoryAuditSink();
+      const store = await SnapshotStore.open(state, { audit });
+      const journal = join(state, 'snapshots', 'journal');
+      assert.ok(chattr('+i', journal));
+      locked.push(journal);
+      const before = pictureTree(ws);
+      await rejects(store.apply(ws, [modify('a.txt', 'a', 'A')], meta), 'read-only');
+      assert.deepEqual(pictureTree(ws), before);
+      assert.deepEqual(await store.list(), []);
+      assert.deepEqual(audit.events.map((e) => e.type), ['apply', 'alert'], 'the apply event, then why it stopped');
+      assert.match(audit.events[1]!.reason!, /stopped before anything was written; the workspace is as it was/);
     });
   });
 
@@ -215,6 +229,64 @@ describe('SnapshotStore under file-system faults', function () {
         removeDir(ws);
         removeDir(state);
       }
+    });
+  });
+  describe('blob files and ownership', () => {
+    let ws: string;
+    let state: string;
+    beforeEach(() => {
+      ws = tempDir('snap-own-ws');
+      state = tempDir('snap-own-state');
+    });
+    afterEach(() => {
+      removeDir(ws);
+      removeDir(state);
+    });
+
+    it('a blob file no committed snapshot names (left by an operation that died) is written again, never relied on', async () => {
+      writeTree(ws, { 'a.txt': 'the original bytes\n' });
+      const store = await SnapshotStore.open(state);
+      // What a crash while writing the blob could leave: the right name and length, the wrong bytes.
+      const hash = createHash('sha256').update('the original bytes\n').digest('hex');
+      const blob = join(state, 'snapshots', 'blobs', hash.slice(0, 2), hash);
+      mkdirSync(join(blob, '..'), { recursive: true });
+      writeFileSync(blob, 'XXX original bytes\n');
+      const snap = await store.apply(ws, [modify('a.txt', 'the original bytes\n', 'changed\n')], meta);
+      assert.equal(readFileSync(blob, 'utf8'), 'the original bytes\n', 'the blob was written again');
+      await store.rollback(snap.id);
+      assert.equal(readFileSync(join(ws, 'a.txt'), 'utf8'), 'the original bytes\n');
+    });
+
+    it('an ordinary user (not root) can apply, roll back and redo: blobs are read-only files', function () {
+      const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+      if (isRoot) {
+        // Tests run as root here; the store must work for the user an editor runs as.
+        execFileSync('chown', ['-R', '65534:65534', ws, state]);
+      }
+      writeTree(ws, { 'a.txt': 'a\n', 'sub/b.txt': 'b\n' });
+      if (isRoot) execFileSync('chown', ['-R', '65534:65534', ws]);
+      const script = `
+        const { SnapshotStore } = require(${JSON.stringify(require.resolve('../../src/core/snapshots/snapshotStore'))});
+        (async () => {
+          const store = await SnapshotStore.open(${JSON.stringify(state)});
+          const meta = { runId: 'nobody', agent: 'nobody', actor: 'policy' };
+          const snap = await store.apply(${JSON.stringify(ws)}, [
+            { path: 'a.txt', kind: 'modify', before: Buffer.from('a\\n'), after: Buffer.from('A\\n'), level: 'auto' },
+            { path: 'sub/b.txt', kind: 'delete', before: Buffer.from('b\\n'), after: null, level: 'auto' },
+            { path: 'new/c.txt', kind: 'create', before: null, after: Buffer.from('c\\n'), level: 'auto' },
+          ], meta);
+          const back = await store.rollback(snap.id);
+          const redo = await store.rollback(back.snapshot.id);
+          process.stdout.write(JSON.stringify({ ok: true, redo: redo.snapshot.kind }));
+        })().catch((e) => { process.stdout.write(JSON.stringify({ ok: false, error: String(e && e.message) })); });
+      `;
+      const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', ...(isRoot ? { uid: 65534, gid: 65534 } : {}) });
+      const out = JSON.parse(r.stdout || '{}') as { ok?: boolean; error?: string };
+      assert.ok(out.ok, `as uid ${isRoot ? 65534 : process.getuid?.()}: ${out.error ?? r.stderr}`);
+      assert.equal(existsSync(join(ws, 'sub', 'b.txt')), false, 'deleted again by the redo');
+      assert.equal(readFileSync(join(ws, 'a.txt'), 'utf8'), 'A\n', 'redone');
+      assert.equal(readFileSync(join(ws, 'new', 'c.txt'), 'utf8'), 'c\n');
+      if (isRoot) this.test!.title += ' [as uid 65534]';
     });
   });
 });

@@ -447,6 +447,48 @@ describe('SnapshotStore', () => {
       assert.equal(readFileSync(join(ws, 'c.txt'), 'utf8'), 'c');
       assert.deepEqual(readdirSync(join(state, 'snapshots', 'journal')), ['20260101-000000-0000.json.damaged']);
     });
+
+    it('an empty journal (created, then the process died before writing it) is removed without a word', async () => {
+      await SnapshotStore.open(state);
+      writeFileSync(join(state, 'snapshots', 'journal', '20260101-000000-0000.json'), '');
+      const before = pictureTree(ws);
+      const reopened = await SnapshotStore.open(state);
+      assert.deepEqual(reopened.recovered, { undone: [], completed: [], leftAlone: [], failed: [] });
+      assert.deepEqual(readdirSync(join(state, 'snapshots', 'journal')), []);
+      assert.deepEqual(pictureTree(ws), before);
+    });
+
+    /** Puts the journal of a committed apply back beside its manifest, as a process that died at the commit point leaves it. */
+    function journalBeside(id: string) {
+      const manifest = readFileSync(join(state, 'snapshots', 'manifests', `${id}.json`), 'utf8');
+      writeFileSync(join(state, 'snapshots', 'journal', `${id}.json`), JSON.stringify({ version: 1, recovery: 'undo', pid: 999999, manifest: JSON.parse(manifest) }));
+      return manifest;
+    }
+
+    it('a manifest cut short beside its journal (the commit was being written) is removed, and the apply undone', async () => {
+      const store = await SnapshotStore.open(state);
+      const before = pictureTree(ws);
+      const snap = await store.apply(ws, [modify('src/a.ts', 'export const a = 1;\n', 'A'), create('n/new.txt', 'n')], meta);
+      const manifest = journalBeside(snap.id);
+      writeFileSync(join(state, 'snapshots', 'manifests', `${snap.id}.json`), manifest.slice(0, manifest.length >> 1));
+      const reopened = await SnapshotStore.open(state);
+      assert.deepEqual(reopened.recovered, { undone: [snap.id], completed: [], leftAlone: [], failed: [] });
+      assert.deepEqual(pictureTree(ws), before);
+      assert.deepEqual(await reopened.list(), [], 'no damaged manifest left behind');
+    });
+
+    it('a whole manifest beside its journal does not commit an apply whose file is still as before (a rename lost to a power cut)', async () => {
+      const store = await SnapshotStore.open(state);
+      const snap = await store.apply(ws, [modify('src/a.ts', 'export const a = 1;\n', 'A'), modify('empty.txt', '', 'E')], meta);
+      journalBeside(snap.id);
+      // The rename of src/a.ts did not survive; empty.txt's did.
+      writeFileSync(join(ws, 'src/a.ts'), 'export const a = 1;\n');
+      const reopened = await SnapshotStore.open(state);
+      assert.deepEqual(reopened.recovered.undone, [snap.id]);
+      assert.equal(readFileSync(join(ws, 'src/a.ts'), 'utf8'), 'export const a = 1;\n');
+      assert.equal(readFileSync(join(ws, 'empty.txt'), 'utf8'), '', 'the other file is put back too: all or nothing');
+      assert.deepEqual(await reopened.list(), []);
+    });
   });
 
   describe('lock', () => {

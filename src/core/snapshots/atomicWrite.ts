@@ -147,7 +147,7 @@ async function copyVerified(blobPath: string, expected: string, out: number): Pr
 }
 
 /** A temp name beside `target` for writeJsonAtomic; recovery removes leftovers by the `.tmp` ending. */
-export function jsonTempPath(target: string): string {
+function jsonTempPath(target: string): string {
   return `${target}.${process.pid}.${Math.random().toString(36).slice(2, 10)}.tmp`;
 }
 
@@ -175,8 +175,17 @@ export async function writeJsonAtomic(target: string, value: unknown, options: {
   if (options.syncDir !== false) await fsyncDir(dirname(target));
 }
 
+/** Removes a file; a missing one is fine. (One unlink: rmSync walks its rimraf path even for a plain file.) */
+export function unlinkFile(path: string): void {
+  try {
+    fsSync.unlinkSync(path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+}
+
 /** Removes a file and makes the removal durable. A missing file is fine. */
 export async function unlinkDurable(target: string): Promise<void> {
-  fsSync.rmSync(target, { force: true });
+  unlinkFile(target);
   await fsyncDir(dirname(target));
 }

@@ -4,7 +4,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import * as fsSync from 'node:fs';
 import { promises as fs } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { COPY_CHUNK, DIRECT_LIMIT, fsyncFd, hashFile } from './atomicWrite';
+import { COPY_CHUNK, DIRECT_LIMIT, fsyncDir, fsyncFd, hashFile, unlinkFile } from './atomicWrite';
 import { mapBounded } from './boundedParallel';
 import { SnapshotError } from './snapshotError';
 import { SHA256_HEX, type FileState } from './snapshotManifest';
@@ -27,9 +27,12 @@ export class BlobStore {
   }
 
   /**
-   * Reads the regular file at `abs`, hashes it, and writes its bytes to a temp blob (not yet fsync'd, not yet
-   * under its name) recorded in `batch`, unless the blob exists already. `commit(batch)` makes them durable;
-   * nothing may rely on a blob before that.
+   * Reads the regular file at `abs`, hashes it, and writes its bytes under the blob's name (not yet fsync'd),
+   * recorded in `batch`, unless a blob the batch may rely on holds them already. `commit(batch)` makes them
+   * durable; nothing may rely on a blob before that.
+   *
+   * A blob file is relied on only when a committed manifest names it (`batch.trusts`): one written by an operation
+   * that never committed (a crash, in this process or another) may be cut short, so it is written again.
    */
   async putFile(abs: string, batch: BlobBatch): Promise<FileState> {
     // Small files (nearly all) are read, hashed and written directly: no thread-pool round trip per call.
@@ -42,11 +45,10 @@ export class BlobStore {
         const mode = st.mode & 0o7777;
         const data = fsSync.readFileSync(fd);
         const hash = sha256(data);
-        const final = this.pathOf(hash);
-        if (!sizeIs(final, data.length)) {
-          const tmp = this.tmpPath();
-          batch.pending.push({ tmp, final });
-          writeNew(tmp, data);
+        if (this.needsWrite(hash, data.length, batch)) {
+          const final = this.placeFor(hash);
+          batch.written.set(hash, final);
+          writeNew(final, data);
         }
         return { hash, size: data.length, mode };
       }
@@ -64,6 +66,7 @@ export class BlobStore {
   }
 
   private async putStream(src: fs.FileHandle, batch: BlobBatch): Promise<{ hash: string; size: number }> {
+    // The hash is known only at the end: stream into a temp file, then move it under its name.
     const tmp = this.tmpPath();
     const out = await fs.open(tmp, 'wx', 0o444);
     const h = createHash('sha256');
@@ -86,51 +89,57 @@ export class BlobStore {
     }
     await out.close();
     const hash = h.digest('hex');
-    const final = this.pathOf(hash);
-    if (sizeIs(final, size)) await fs.rm(tmp, { force: true });
-    else batch.pending.push({ tmp, final });
+    if (this.needsWrite(hash, size, batch)) {
+      const final = this.placeFor(hash);
+      batch.written.set(hash, final);
+      fsSync.renameSync(tmp, final);
+    } else {
+      await fs.rm(tmp, { force: true });
+    }
     return { hash, size };
   }
 
+  private needsWrite(hash: string, size: number, batch: BlobBatch): boolean {
+    if (batch.written.has(hash)) return false;
+    return !(batch.trusts(hash) && sizeIs(this.pathOf(hash), size));
+  }
+
+  /** The blob's path, its shard folder made, and any untrusted file of that name out of the way. */
+  private placeFor(hash: string): string {
+    const final = this.pathOf(hash);
+    const shard = dirname(final);
+    // Made again if it went away behind our back (someone cleaned the state folder).
+    if (!this.shards.has(shard) || !fsSync.existsSync(shard)) {
+      fsSync.mkdirSync(shard, { recursive: true });
+      this.shards.add(shard);
+    }
+    unlinkFile(final);
+    return final;
+  }
+
   /**
-   * Makes a batch durable: every temp blob fsync'd and renamed into place, all at once. Returns the shard
-   * folders whose new entries still need a folder fsync (the caller issues those with its own).
+   * Makes a batch durable in one round: every blob it wrote fsync'd (through a read-only descriptor: blobs are
+   * read-only files), together with the shard folders that gained them.
    */
-  async commit(batch: BlobBatch): Promise<Set<string>> {
-    const dirty = new Set<string>();
-    await mapBounded(batch.pending, 8, async ({ tmp, final }) => {
-      const fd = fsSync.openSync(tmp, 'r+');
+  async commit(batch: BlobBatch): Promise<void> {
+    const files = [...batch.written.values()];
+    const shards = [...new Set(files.map((f) => dirname(f)))];
+    await mapBounded([...files.map((f) => ({ f, dir: false })), ...shards.map((f) => ({ f, dir: true }))], 8, async ({ f, dir }) => {
+      if (dir) return fsyncDir(f);
+      const fd = fsSync.openSync(f, 'r');
       try {
         await fsyncFd(fd);
       } finally {
         fsSync.closeSync(fd);
       }
-      this.publish(tmp, final);
-      dirty.add(dirname(final));
     });
-    batch.pending.length = 0;
-    return dirty;
+    batch.written.clear();
   }
 
-  /** Drops the temp blobs of a batch that will not be committed. */
+  /** Removes the blobs a batch wrote when it will not be committed (no manifest can name them). */
   async discard(batch: BlobBatch): Promise<void> {
-    for (const { tmp } of batch.pending.splice(0)) fsSync.rmSync(tmp, { force: true });
-  }
-
-  private publish(tmp: string, final: string): void {
-    const shard = dirname(final);
-    if (!this.shards.has(shard)) {
-      fsSync.mkdirSync(shard, { recursive: true });
-      this.shards.add(shard);
-    }
-    try {
-      fsSync.renameSync(tmp, final);
-    } catch (err) {
-      // The shard folder went away behind our back (someone cleaned the state folder): make it again.
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-      fsSync.mkdirSync(shard, { recursive: true });
-      fsSync.renameSync(tmp, final);
-    }
+    for (const final of batch.written.values()) unlinkFile(final);
+    batch.written.clear();
   }
 
   private tmpPath(): string {
@@ -189,9 +198,19 @@ export class BlobStore {
   }
 }
 
-/** Temp blobs written during one operation, waiting for `BlobStore.commit`. */
+/** The blobs one operation wrote, waiting for `BlobStore.commit`, and the blobs it may rely on as they are. */
 export class BlobBatch {
-  readonly pending: { tmp: string; final: string }[] = [];
+  /** hash → path of each blob written by this batch and not yet committed. */
+  readonly written = new Map<string, string>();
+  private trusted: ReadonlySet<string> | undefined;
+
+  /** `committed`: the hashes named by committed manifests, asked for once, when the first blob is stored. */
+  constructor(private readonly committed: () => ReadonlySet<string> = () => new Set()) {}
+
+  trusts(hash: string): boolean {
+    this.trusted ??= this.committed();
+    return this.trusted.has(hash);
+  }
 }
 
 function writeNew(path: string, data: Buffer): void {
@@ -201,7 +220,7 @@ function writeNew(path: string, data: Buffer): void {
     while (off < data.length) off += fsSync.writeSync(fd, data, off, data.length - off);
   } catch (err) {
     fsSync.closeSync(fd);
-    fsSync.rmSync(path, { force: true });
+    unlinkFile(path);
     throw err;
   }
   fsSync.closeSync(fd);

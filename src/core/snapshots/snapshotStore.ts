@@ -7,7 +7,7 @@ import { dirname, join } from 'node:path';
 import type { AuditSink } from '../audit/auditSink';
 import type { AuditEventInput } from '../../protocol/auditEvent';
 import type { ProposedChange } from '../staging/proposedChange';
-import { fsyncDir, jsonBytes, jsonTempPath, unlinkDurable, writeDurable, writeFileAtomic, writeJsonAtomic, type WriteSource } from './atomicWrite';
+import { fsyncDir, jsonBytes, unlinkDurable, unlinkFile, writeDurable, writeFileAtomic, writeJsonAtomic, type WriteSource } from './atomicWrite';
 import { BlobBatch, BlobStore, sha256 } from './blobStore';
 import { mapBounded } from './boundedParallel';
 import { SnapshotError, snapshotErrorFromFs, type RollbackConflict } from './snapshotError';
@@ -208,7 +208,7 @@ export class SnapshotStore {
 
   /** Runs an operation with a blob batch whose uncommitted temp blobs are removed however it ends. */
   private async withBatch<T>(fn: (batch: BlobBatch) => Promise<T>): Promise<T> {
-    const batch = new BlobBatch();
+    const batch = new BlobBatch(() => this.committedBlobs());
     try {
       return await fn(batch);
     } finally {
@@ -411,10 +411,9 @@ export class SnapshotStore {
   // ------------------------------------------------------------------------------ journaled execution
 
   /**
-   * The one path every workspace change takes: blobs and journal durable → audit event durable → workspace
-   * writes durable → manifest (the commit point) → journal removed. A failure before the commit undoes the
-   * writes and throws. Independent fsyncs are issued together, so an apply costs a handful of fsync rounds
-   * whatever the number of files.
+   * The one path every workspace change takes, in three rounds of fsyncs whatever the number of files: blobs,
+   * journal and audit event durable → workspace files durable → their folders and the manifest (the commit point)
+   * durable → journal removed. A failure before the commit undoes the writes and throws.
    */
   private async runJournaled(
     planned: SnapshotManifest,
@@ -425,36 +424,40 @@ export class SnapshotStore {
   ): Promise<{ manifest: SnapshotManifest }> {
     const journalPath = join(this.journalDir, `${planned.id}.json`);
     const journal: SnapshotJournal = { version: 1, recovery, pid: process.pid, manifest: planned };
-    // The journal may become durable before the blobs: until the first workspace write, recovery needs no blob.
-    const [blobs, written] = await Promise.allSettled([this.blobs.commit(batch), writeJsonAtomic(journalPath, journal, { syncDir: false })]);
-    try {
-      if (blobs.status === 'rejected') throw blobs.reason;
-      if (written.status === 'rejected') throw written.reason;
-      await mapBounded([this.journalDir, ...blobs.value], PARALLEL, fsyncDir);
-    } catch (err) {
-      fsSync.rmSync(journalPath, { force: true });
-      throw snapshotErrorFromFs(err, 'Could not snapshot', planned.id);
-    }
-    if (this.options.audit) {
-      try {
-        await this.options.audit.append(event);
-      } catch (err) {
-        await unlinkDurable(journalPath);
-        throw new SnapshotError('audit-failed', `Not ${planned.kind === 'apply' ? 'applied' : 'rolled back'}: the audit log did not record the ${planned.kind} (${(err as Error).message}).`, { snapshotId: planned.id }, { cause: err });
+    // One round: the blobs with their folders, the journal (written in place: one cut short does not parse, and
+    // was cut before any workspace write) with its folder, and the audit event. All are durable before the first
+    // workspace write; until then recovery needs no blob, and the event records an operation that began.
+    const kind = planned.kind === 'apply' ? 'applied' : 'rolled back';
+    const [blobs, written, folder, audited] = await Promise.allSettled([
+      this.blobs.commit(batch),
+      writeDurable(journalPath, jsonBytes(journal)),
+      fsyncDir(this.journalDir),
+      this.options.audit?.append(event),
+    ]);
+    const snapshotFailure = [blobs, written, folder].find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (snapshotFailure || audited.status === 'rejected') {
+      await unlinkDurable(journalPath).catch(() => undefined);
+      if (snapshotFailure) {
+        const failure = snapshotErrorFromFs(snapshotFailure.reason, 'Could not snapshot', planned.id);
+        if (audited.status === 'fulfilled') await this.auditNote(planned, `${planned.kind} ${planned.id} stopped before anything was written; the workspace is as it was: ${failure.message}`);
+        throw failure;
       }
+      const err = (audited as PromiseRejectedResult).reason as Error;
+      throw new SnapshotError('audit-failed', `Not ${kind}: the audit log did not record the ${planned.kind} (${err.message}).`, { snapshotId: planned.id }, { cause: err });
     }
     const manifestPath = join(this.manifestsDir, `${planned.id}.json`);
     let manifest: SnapshotManifest;
     try {
       const done = await this.forward(planned, source);
       manifest = done.manifest;
-      // The manifest may be written while the workspace folders are fsync'd: it becomes visible only by the rename after both.
-      const tmp = jsonTempPath(manifestPath);
-      await Promise.all([mapBounded([...done.touched], PARALLEL, fsyncDir), writeDurable(tmp, jsonBytes(manifest))]);
-      fsSync.renameSync(tmp, manifestPath);
+      // The commit point: the manifest, written in place and made durable in the same round as the workspace
+      // folders (and its own folder). Recovery trusts a manifest beside a journal only when it parses and the
+      // workspace shows the operation done (a power cut may keep the manifest and lose a rename).
+      await Promise.all([writeDurable(manifestPath, jsonBytes(manifest)), mapBounded([...done.touched, this.manifestsDir], PARALLEL, fsyncDir)]);
     } catch (err) {
       const failure = snapshotErrorFromFs(err, planned.kind === 'apply' ? 'Could not apply' : 'Could not roll back', errPath(err) ?? planned.id);
       try {
+        await unlinkDurable(manifestPath);
         await this.reconcile(planned, 'before');
         await unlinkDurable(journalPath);
       } catch (undoErr) {
@@ -463,10 +466,9 @@ export class SnapshotStore {
       await this.auditNote(planned, `${planned.kind} ${planned.id} failed and was undone; the workspace is as it was: ${failure.message}`);
       throw failure;
     }
-    await fsyncDir(this.manifestsDir);
     this.cache.set(manifest.id, manifest);
     // Not fsync'd: a journal that comes back after a power loss sits beside its manifest and is recognised as committed.
-    fsSync.rmSync(journalPath, { force: true });
+    unlinkFile(journalPath);
     return { manifest };
   }
 
@@ -480,7 +482,7 @@ export class SnapshotStore {
       PARALLEL,
       async (f) => {
         try {
-          fsSync.rmSync(abs(f.path), { force: true });
+          unlinkFile(abs(f.path));
         } catch (err) {
           throw snapshotErrorFromFs(err, 'Could not delete', f.path);
         }
@@ -538,7 +540,7 @@ export class SnapshotStore {
       const f = m.files[i]!;
       const target = abs(f.path);
       try {
-        fsSync.rmSync(tmpPathFor(target, m.id, i), { force: true });
+        unlinkFile(tmpPathFor(target, m.id, i));
       } catch {
         // Left for the next recovery.
       }
@@ -561,7 +563,7 @@ export class SnapshotStore {
         continue;
       }
       if (want === null) {
-        fsSync.rmSync(target, { force: true });
+        unlinkFile(target);
         touched.add(dirname(target));
       } else {
         pending.push({ f, index: i });
@@ -616,7 +618,13 @@ export class SnapshotStore {
       const id = name.slice(0, -'.json'.length);
       let journal: SnapshotJournal;
       try {
-        journal = SnapshotJournal.parse(JSON.parse(await fs.readFile(journalPath, 'utf8')));
+        const text = await fs.readFile(journalPath, 'utf8');
+        if (text === '') {
+          // Created but never written (the process died between the two): nothing was done after it.
+          await unlinkDurable(journalPath);
+          continue;
+        }
+        journal = SnapshotJournal.parse(JSON.parse(text));
       } catch (err) {
         // A journal is fsync'd before the first workspace write, so one that does not parse was cut off before
         // anything in the workspace changed: it is safe to set aside.
@@ -625,7 +633,7 @@ export class SnapshotStore {
         continue;
       }
       const m = journal.manifest;
-      if (await exists(join(this.manifestsDir, `${m.id}.json`))) {
+      if (await this.committedBeside(m)) {
         // Died after the commit point: the operation is complete.
         await unlinkDurable(journalPath);
         completed.push(m.id);
@@ -661,6 +669,41 @@ export class SnapshotStore {
       }
     }
     return { undone, completed, leftAlone, failed };
+  }
+
+  /**
+   * Whether the manifest beside a journal commits it: it must parse, and no file may still be in its state from
+   * before the operation (a power cut can keep a manifest and lose a workspace rename fsync'd in the same round).
+   * A manifest that fails either test is removed, and the operation is undone or completed from its journal.
+   */
+  private async committedBeside(m: SnapshotManifest): Promise<boolean> {
+    const path = join(this.manifestsDir, `${m.id}.json`);
+    let text: string;
+    try {
+      text = await fs.readFile(path, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+      throw err;
+    }
+    let whole = false;
+    try {
+      whole = SnapshotManifest.parse(JSON.parse(text)).id === m.id;
+    } catch {
+      whole = false;
+    }
+    if (whole) {
+      const stillBefore = await mapBounded(m.files, PARALLEL, async (f) => {
+        const current = await readFileState(join(m.workspace, ...f.path.split('/')), f.path).catch(() => undefined);
+        if (current === undefined) return false;
+        const is = (state: FileState | null) => (current?.hash ?? null) === (state?.hash ?? null);
+        return is(f.before) && !is(f.after);
+      });
+      if (!stillBefore.includes(true)) return true;
+    }
+    await unlinkDurable(path);
+    this.cache.delete(m.id);
+    this.damaged.delete(m.id);
+    return false;
   }
 
   // ----------------------------------------------------------------------------------- listing, lookup
@@ -710,12 +753,15 @@ export class SnapshotStore {
   private async loadManifests(): Promise<SnapshotManifest[]> {
     const names = new Set(fsSync.readdirSync(this.manifestsDir).filter((n) => n.endsWith('.json')).map((n) => n.slice(0, -5)));
     for (const id of [...this.cache.keys()]) if (!names.has(id)) this.cache.delete(id);
+    for (const id of this.damaged) if (!names.has(id)) this.damaged.delete(id);
     for (const id of names) {
-      if (this.cache.has(id) || this.damaged.has(id)) continue;
+      // A damaged one is read again each time: it may have been caught while another process was writing it.
+      if (this.cache.has(id)) continue;
       try {
         const m = SnapshotManifest.parse(JSON.parse(fsSync.readFileSync(join(this.manifestsDir, `${id}.json`), 'utf8')));
         if (m.id !== id) throw new Error(`names ${m.id}`);
         this.cache.set(id, m);
+        this.damaged.delete(id);
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
         this.damaged.add(id);
@@ -820,6 +866,18 @@ export class SnapshotStore {
       const id = `${d.slice(0, 4)}${d.slice(5, 7)}${d.slice(8, 10)}-${d.slice(11, 13)}${d.slice(14, 16)}${d.slice(17, 19)}-${randomBytes(2).toString('hex')}`;
       if (!this.cache.has(id) && !this.damaged.has(id) && !(await exists(join(this.journalDir, `${id}.json`)))) return id;
     }
+  }
+
+  /** The blobs committed manifests name: the only blob files an operation may rely on without writing them again. */
+  private committedBlobs(): Set<string> {
+    const out = new Set<string>();
+    for (const m of this.cache.values()) {
+      for (const f of m.files) {
+        if (f.before) out.add(f.before.hash);
+        if (f.after) out.add(f.after.hash);
+      }
+    }
+    return out;
   }
 
   /** A note in the audit log about something the store did on its own (a failed operation undone, a recovery). */

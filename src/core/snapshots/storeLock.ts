@@ -3,6 +3,7 @@
 // process never blocks the recovery that has to clean up after it. The file operations are done directly: each
 // takes microseconds, less than a trip through the thread pool.
 import * as fs from 'node:fs';
+import { unlinkFile } from './atomicWrite';
 import { SnapshotError } from './snapshotError';
 import { lockOwnerAlive, newLockOwner, parseLockOwner, type LockOwner } from '../lockOwner';
 
@@ -59,7 +60,7 @@ async function acquire(lockPath: string, timeoutMs: number): Promise<string> {
 
 async function release(lockPath: string, token: string): Promise<void> {
   const owner = readOwner(lockPath);
-  if (typeof owner === 'object' && owner.token === token) fs.rmSync(lockPath, { force: true });
+  if (typeof owner === 'object' && owner.token === token) unlinkFile(lockPath);
 }
 
 function readOwner(lockPath: string): LockOwner | 'gone' | 'unreadable' {
@@ -96,7 +97,7 @@ async function steal(lockPath: string, staleToken: string | undefined): Promise<
   try {
     const owner = readOwner(lockPath);
     const same = staleToken === undefined ? owner === 'unreadable' : typeof owner === 'object' && owner.token === staleToken;
-    if (same) fs.rmSync(lockPath, { force: true });
+    if (same) unlinkFile(lockPath);
   } finally {
     fs.rmSync(guard, { recursive: true, force: true });
   }
