@@ -307,14 +307,14 @@ export async function auditBench(): Promise<BenchSection> {
     // Naive persistence: every append exports and writes the whole database (the write-out measures exactly that).
     const naivePerSec = 1000 / r.writeOutMs;
     rows.push({
-      label: `append, durable, ${IN_FLIGHT} in flight ${at}`,
+      label: `append, eager writer (database in memory), durable, ${IN_FLIGHT} in flight ${at}`,
       ours: `${fmtN(r.appendsPerSec)}/s (${r.appendUs.toFixed(1)} µs each; CPU ${r.cpuUs.toFixed(1)} µs = ${fmtN(1e6 / r.cpuUs)}/s on a free core)`,
       baseline: `${naivePerSec.toFixed(naivePerSec < 10 ? 2 : 0)}/s`,
       ratio: `${fmtN(r.appendsPerSec / naivePerSec)}×`,
       target: `≥ 20,000/s ${mark(r.appendsPerSec >= 20_000)}`,
     });
     rows.push({
-      label: `append, lazy writer (fold at write-out) ${at}`,
+      label: `append, lazy writer (the runtime's; write-outs on a worker) ${at}`,
       ours: `${fmtN(r.lazyPerSec)}/s (CPU ${r.lazyCpuUs.toFixed(1)} µs = ${fmtN(1e6 / r.lazyCpuUs)}/s on a free core)`,
       target: `≥ 20,000/s ${mark(r.lazyPerSec >= 20_000)}`,
     });
@@ -351,12 +351,22 @@ export async function auditBench(): Promise<BenchSection> {
     const largeUs = large.appendUs + amortisedWriteOutUs(large);
     const ratio = largeUs / small.appendUs;
     rows.push({
-      label: `append cost ${fmtN(large.n)} vs ${fmtN(small.n)}`,
+      label: `append cost ${fmtN(large.n)} vs ${fmtN(small.n)}, eager writer`,
       ours: `${ratio.toFixed(2)}× (${largeUs.toFixed(1)} µs incl. ${amortisedWriteOutUs(large).toFixed(1)} µs write-out share, vs ${small.appendUs.toFixed(1)} µs)`,
       target: `≤ 1.5× ${mark(ratio <= 1.5)}`,
     });
+    // The runtime's writer is lazy: its write-outs run on a worker thread. The small log's lazy appends included
+    // theirs (every 10,000 events); the large one's share is its measured write-out spread over its interval.
+    const lazySmallUs = 1e6 / small.lazyPerSec;
+    const lazyShareUs = (large.lazyWriteOutStall.ms * 1000) / Math.max(10_000, 0.25 * large.n);
+    const lazyLargeUs = 1e6 / large.lazyPerSec + lazyShareUs;
+    rows.push({
+      label: `append cost ${fmtN(large.n)} vs ${fmtN(small.n)}, lazy writer (the runtime's)`,
+      ours: `${(lazyLargeUs / lazySmallUs).toFixed(2)}× (${lazyLargeUs.toFixed(1)} µs incl. ${lazyShareUs.toFixed(1)} µs write-out share on the worker, vs ${lazySmallUs.toFixed(1)} µs)`,
+      target: `≤ 1.5× ${mark(lazyLargeUs / lazySmallUs <= 1.5)}`,
+    });
     const cpuRatio = (large.cpuUs + amortisedWriteOutUs(large)) / small.cpuUs;
-    rows.push({ label: `append CPU ${fmtN(large.n)} vs ${fmtN(small.n)}`, ours: `${cpuRatio.toFixed(2)}×`, target: `≤ 1.5× ${mark(cpuRatio <= 1.5)}` });
+    rows.push({ label: `append CPU ${fmtN(large.n)} vs ${fmtN(small.n)}, eager writer`, ours: `${cpuRatio.toFixed(2)}×`, target: `≤ 1.5× ${mark(cpuRatio <= 1.5)}` });
   }
   notes.push(
     `machine load while measuring: ${loadavg().map((x) => x.toFixed(1)).join(' / ')} (1/5/15 min) on ${cpus().length} cores — wall-clock figures on a shared machine run slower than on a free one`,
