@@ -48,6 +48,8 @@ export async function resolveInWorkspace(wsReal: string, rel: string, forbidden:
   const segs = rel.split('/');
   const missingDirs: string[] = [];
   let fileParent: string | undefined;
+  // Whether a parent below the workspace root is a symlink; when none is, the parent's real path is known.
+  let viaSymlink = false;
   for (let i = 1; i < segs.length; i++) {
     const relDir = segs.slice(0, i).join('/');
     const absDir = join(wsReal, ...segs.slice(0, i));
@@ -61,6 +63,7 @@ export async function resolveInWorkspace(wsReal: string, rel: string, forbidden:
       continue;
     }
     if (st.isSymbolicLink()) {
+      viaSymlink = true;
       let real: string | null;
       try {
         real = fsSync.realpathSync.native(absDir);
@@ -86,8 +89,9 @@ export async function resolveInWorkspace(wsReal: string, rel: string, forbidden:
   }
   const abs = join(wsReal, ...segs);
   if (missingDirs.length === 0) {
-    // The deepest existing parent, resolved, must not be (inside) the state folder.
-    const parentReal = fsSync.realpathSync.native(join(abs, '..'));
+    // The deepest existing parent, resolved, must not be (inside) the state folder. Every parent was just seen to
+    // be a real folder unless one was a symlink: only then does resolving it take the file system's realpath.
+    const parentReal = viaSymlink ? fsSync.realpathSync.native(join(abs, '..')) : join(abs, '..');
     if (!isInside(wsReal, parentReal)) throw new SnapshotError('unsafe-path', `${rel} resolves outside the workspace.`, { paths: [rel] });
     checkNotForbidden(join(parentReal, segs[segs.length - 1]!), rel, forbidden);
   } else {
