@@ -1,6 +1,6 @@
 // The `airlock` command as a user runs it: a real process, real exit codes, real output.
 import * as assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RunJsonReport } from '../../src/cli/runCommand';
@@ -13,9 +13,9 @@ interface Ran {
   stderr: string;
 }
 
-function airlock(args: string[]): Promise<Ran> {
+function airlock(args: string[], as: { uid?: number; gid?: number } = {}): Promise<Ran> {
   return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [join(repoRoot, 'bin', 'airlock.js'), ...args], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(process.execPath, [join(repoRoot, 'bin', 'airlock.js'), ...args], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'], ...as });
     let stdout = '';
     let stderr = '';
     p.stdout.on('data', (d) => (stdout += d));
@@ -112,6 +112,29 @@ describe('airlock CLI', function () {
     const rb = await airlock(['rollback', '--last', '--workspace', ws]);
     assert.equal(rb.code, 0, rb.stderr);
     assert.equal(hashTree(ws, STATE), before);
+  });
+
+  it('works the same for an ordinary user: run --apply, snapshots, rollback, audit verify', async function () {
+    // Tests run as root here, and root may do what a user may not (write a read-only file, say): the editor and
+    // the CLI run as the user, so the whole apply-and-undo path is run once as one.
+    const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+    const as = isRoot ? { uid: 65534, gid: 65534 } : {};
+    const ws = makeWorkspace();
+    if (isRoot) execFileSync('chown', ['-R', '65534:65534', ws]);
+    const before = hashTree(ws, STATE);
+    const r = await airlock(['run', example('refactor'), '--workspace', ws, '--json', '--apply', '--approve', 'all'], as);
+    assert.equal(r.code, 0, r.stderr);
+    const report = JSON.parse(r.stdout) as RunJsonReport;
+    assert.ok(report.changes.length > 0 && report.changes.every((c) => c.applied), JSON.stringify(report.changes));
+    assert.notEqual(hashTree(ws, STATE), before);
+    const list = await airlock(['snapshots', '--workspace', ws], as);
+    assert.ok(list.stdout.includes(report.snapshot!), list.stderr);
+    const rb = await airlock(['rollback', '--last', '--workspace', ws], as);
+    assert.equal(rb.code, 0, rb.stderr);
+    assert.equal(hashTree(ws, STATE), before);
+    const verify = await airlock(['audit', 'verify', '--workspace', ws], as);
+    assert.equal(verify.code, 0, verify.stdout + verify.stderr);
+    if (isRoot) this.test!.title += ' [as uid 65534]';
   });
 
   it('bad input: invalid policy → 2 naming the field; missing agent → 2; syntax error → 1 with line and column; import → 1 saying why', async () => {
