@@ -78,7 +78,31 @@ describe('timeline source that defers loading the database', function () {
     await source.dispose();
   });
 
-  it('loads the database for anything but the unfiltered newest page, once', async () => {
+  it('reads older pages still in the journal while the database loads, equal to what the database answers', async () => {
+    const { source, loads } = deferred();
+    const before = (seq: number, limit: number): PageQuery => ({ filter: {}, direction: 'before', seq, limit });
+    // The journal holds #271–#300, the newest segment #151–#270 (small: read), the oldest #1–#150.
+    for (const [seq, limit] of [[301, 30], [300, 10], [291, 20], [281, 10], [281, 20], [200, 50]] as const) {
+      assert.deepEqual(await source.page(before(seq, limit)), await fromDatabase(before(seq, limit)), `before #${seq}, ${limit}`);
+    }
+    assert.equal(loads(), 0, 'every page came from the journal and the newest segment');
+    assert.equal(readNewestEvents(dir, 20, { before: 281, segmentBytesLimit: 10 }), undefined, 'a segment over the limit is not read');
+    await source.dispose();
+  });
+
+  it('a page further back reads through older small segments; one the files cannot give is left to the database', async () => {
+    const { source, loads } = deferred();
+    const q: PageQuery = { filter: {}, direction: 'before', seq: 100, limit: 20 };
+    assert.deepEqual(await source.page(q), await fromDatabase(q));
+    assert.equal(loads(), 0, 'through the newest segment into the oldest, both small');
+    assert.equal(readNewestEvents(dir, 20, { before: 100, segmentBytesLimit: 1 }), undefined, 'a segment over the limit is not read');
+    appendFileSync(join(dir, JOURNAL_FILE), 'not a journal line\n');
+    assert.deepEqual(await source.page(q), await fromDatabase(q));
+    assert.equal(loads(), 1, 'a journal that cannot be read as expected: the database answers');
+    await source.dispose();
+  });
+
+  it('loads the database for filtered pages and everything else, once', async () => {
     const { source, loads } = deferred();
     const filtered: PageQuery = { filter: { runId: 'run-1' }, direction: 'latest', limit: 20 };
     assert.deepEqual(await source.page(filtered), await fromDatabase(filtered));

@@ -21,15 +21,23 @@ export interface NewestEvents {
   readonly lastSeq: number;
 }
 
+export interface NewestOptions {
+  /** Only events older than this seq (a page further back); `lastSeq` is then the newest of those. */
+  readonly before?: number;
+  /** Give up rather than read a segment file larger than this (one is gunzipped whole, on the caller's thread). */
+  readonly segmentBytesLimit?: number;
+}
+
 /** Up to `limit` of the newest events, or undefined when they cannot be read cheaply and consistently. */
-export function readNewestEvents(stateDir: string, limit: number): NewestEvents | undefined {
+export function readNewestEvents(stateDir: string, limit: number, options: NewestOptions = {}): NewestEvents | undefined {
+  const before = options.before ?? Infinity;
   try {
     const newest: StoredEvent[] = []; // newest first
     let floor: number | undefined; // the seq before the oldest event of the files read whole
     const journal = readTail(join(stateDir, JOURNAL_FILE));
     if (journal === 'damaged') return undefined;
     if (journal) {
-      const t = lastRecords(journal.bytes, limit, journal.whole);
+      const t = lastRecords(journal.bytes, limit, journal.whole, before);
       if (!t) return undefined;
       newest.push(...t.records);
       if (journal.whole) floor = t.header;
@@ -41,7 +49,8 @@ export function readNewestEvents(stateDir: string, limit: number): NewestEvents 
       const expectLast = newest.length > 0 ? newest.at(-1)!.seq - 1 : (floor ?? seg.last);
       if (seg.last !== expectLast) return undefined;
       const raw = fs.readFileSync(seg.path);
-      const t = lastRecords(seg.compressed ? gunzipSync(raw) : raw, limit - newest.length, true);
+      if (raw.length > (options.segmentBytesLimit ?? Infinity)) return undefined;
+      const t = lastRecords(seg.compressed ? gunzipSync(raw) : raw, limit - newest.length, true, before);
       if (!t) return undefined;
       newest.push(...t.records);
       floor = t.header ?? seg.first - 1;
@@ -60,11 +69,12 @@ export function readNewestEvents(stateDir: string, limit: number): NewestEvents 
 }
 
 /**
- * The last `limit` records of journal-format bytes, newest first, parsing only those lines. When fewer exist and
- * `whole` (the bytes start at the file's start), `header` is the seq the file continues from. Undefined on a
- * malformed line. Bytes after the last newline are an unfinished write and are ignored.
+ * The last `limit` records older than `before` of journal-format bytes, newest first, parsing only those lines
+ * (and the newer ones skipped). When fewer exist and `whole` (the bytes start at the file's start), `header` is
+ * the seq the file continues from. Undefined on a malformed line. Bytes after the last newline are an unfinished
+ * write and are ignored.
  */
-function lastRecords(buf: Buffer, limit: number, whole: boolean): { records: StoredEvent[]; header?: number } | undefined {
+function lastRecords(buf: Buffer, limit: number, whole: boolean, before: number): { records: StoredEvent[]; header?: number } | undefined {
   const records: StoredEvent[] = [];
   let end = buf.lastIndexOf(10);
   if (end < 0) return { records };
@@ -74,7 +84,7 @@ function lastRecords(buf: Buffer, limit: number, whole: boolean): { records: Sto
     const line = parseJournalLine(buf.toString('utf8', start, end));
     if (start === 0 && whole) return line.kind === 'header' ? { records, header: line.after.seq } : undefined;
     if (line.kind !== 'record') return undefined;
-    records.push(line.record);
+    if (line.record.seq < before) records.push(line.record);
     end = nl;
     if (nl < 0) break;
   }

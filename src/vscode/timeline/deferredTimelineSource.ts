@@ -1,14 +1,18 @@
 // A timeline source whose audit database is loaded only when something needs it. Loading a large database reads
 // the whole file into sql.js (about a second at a million events, on the reader's worker thread); the first thing
 // a timeline shows (the newest page, unfiltered) is read straight from the journal and its newest segment instead
-// (src/core/audit/auditTail.ts), and the database is loaded once that page is on its way. Every other request
-// waits for the database. Events appended meanwhile are announced when it has loaded, so a following view
+// (src/core/audit/auditTail.ts), and the database is loaded once that page is on its way; older unfiltered pages
+// still in the journal (or a small newest segment) are read from them too while the database loads. Every other
+// request waits for it. Events appended meanwhile are announced when it has loaded, so a following view
 // catches up. No `vscode` import: unit-tested directly.
 import { readNewestEvents } from '../../core/audit/auditTail';
 import type { AuditEvent } from '../../protocol/auditEvent';
 import type { ExportFormat, PageQuery, RunSummary, TimelineFacets, TimelineFilter, TimelinePage, VerifyOutcome } from '../../protocol/timelineProtocol';
 import { rowOf } from './timelineRows';
 import type { AppendNotice, SourceSubscription, TimelineSource } from './timelineSource';
+
+/** A scroll reads a segment up to this size (compressed: about 40,000 events, some 70 ms to unpack) rather than wait. */
+const SCROLL_SEGMENT_BYTES = 3 * 1024 * 1024;
 
 export class DeferredTimelineSource implements TimelineSource {
   private loading: Promise<TimelineSource> | undefined;
@@ -65,6 +69,15 @@ export class DeferredTimelineSource implements TimelineSource {
       if (newest) {
         this.servedUpTo = Math.max(this.servedUpTo, newest.lastSeq);
         return { rows: newest.events.map(rowOf), hasBefore: newest.hasBefore, hasAfter: false };
+      }
+    }
+    // Scrolling back while the database loads: pages still in the journal or a small newest segment are read from
+    // them (the first scroll after opening a large log would otherwise wait for the whole database).
+    if (!this.loaded && q.direction === 'before' && q.seq !== undefined && isEmpty(q.filter)) {
+      const older = readNewestEvents(this.stateDir, q.limit, { before: q.seq, segmentBytesLimit: SCROLL_SEGMENT_BYTES });
+      if (older) {
+        this.servedUpTo = Math.max(this.servedUpTo, older.lastSeq);
+        return { rows: older.events.map(rowOf), hasBefore: older.hasBefore, hasAfter: true };
       }
     }
     return (await this.load()).page(q);
