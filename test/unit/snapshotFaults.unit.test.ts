@@ -111,6 +111,25 @@ describe('SnapshotStore under file-system faults', function () {
       assert.deepEqual(audit.events.map((e) => e.type), ['apply', 'alert'], 'the apply event, then why it stopped');
       assert.match(audit.events[1]!.reason!, /stopped before anything was written; the workspace is as it was/);
     });
+
+    it('an apply that stops keeps a blob it rewrote in place of an untrusted file (an older journal may need its bytes)', async () => {
+      const store = await SnapshotStore.open(state);
+      const hash = createHash('sha256').update('a').digest('hex');
+      const blob = join(state, 'snapshots', 'blobs', hash.slice(0, 2), hash);
+      mkdirSync(join(blob, '..'), { recursive: true });
+      writeFileSync(blob, 'X');
+      const journal = join(state, 'snapshots', 'journal');
+      assert.ok(chattr('+i', journal));
+      locked.push(journal);
+      await rejects(store.apply(ws, [modify('a.txt', 'a', 'A'), modify('b.txt', 'b', 'B')], meta), 'read-only');
+      assert.equal(readFileSync(blob, 'utf8'), 'a', 'rewritten with the right bytes, and kept');
+      // Blobs that no snapshot or journal names are swept when the store is next opened.
+      chattr('-i', journal);
+      await SnapshotStore.open(state);
+      const created = createHash('sha256').update('b').digest('hex');
+      assert.equal(existsSync(join(state, 'snapshots', 'blobs', created.slice(0, 2), created)), false);
+      assert.equal(existsSync(blob), false);
+    });
   });
 
   describe('full disk (1 MB tmpfs)', () => {

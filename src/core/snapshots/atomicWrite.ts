@@ -165,6 +165,28 @@ export async function writeDurable(path: string, data: Buffer): Promise<void> {
   fsSync.closeSync(fd);
 }
 
+/**
+ * Puts `data` under `target` whole (a temp file beside it, renamed over it, both before this returns: no process,
+ * this one killed included, ever sees part of it), then fsyncs the file. The caller fsyncs the folder, and may
+ * start that at once: the rename has happened.
+ */
+export function placeWholeThenSync(target: string, data: Buffer): Promise<void> {
+  const tmp = jsonTempPath(target);
+  let fd: number | undefined;
+  try {
+    fd = fsSync.openSync(tmp, 'wx', 0o666);
+    let off = 0;
+    while (off < data.length) off += fsSync.writeSync(fd, data, off, data.length - off);
+    fsSync.renameSync(tmp, target);
+  } catch (err) {
+    if (fd !== undefined) closeQuietly(fd);
+    unlinkFile(tmp);
+    return Promise.reject(err);
+  }
+  const open = fd;
+  return fsyncFd(open).finally(() => fsSync.closeSync(open));
+}
+
 export function jsonBytes(value: unknown): Buffer {
   return Buffer.from(JSON.stringify(value, null, 1) + '\n');
 }

@@ -47,8 +47,9 @@ export class BlobStore {
         const hash = sha256(data);
         if (this.needsWrite(hash, data.length, batch)) {
           const final = this.placeFor(hash);
+          const created = writeBlob(final, data);
           batch.written.set(hash, final);
-          writeNew(final, data);
+          if (created) batch.created.add(final);
         }
         return { hash, size: data.length, mode };
       }
@@ -91,8 +92,10 @@ export class BlobStore {
     const hash = h.digest('hex');
     if (this.needsWrite(hash, size, batch)) {
       const final = this.placeFor(hash);
-      batch.written.set(hash, final);
+      const existed = fsSync.existsSync(final);
       fsSync.renameSync(tmp, final);
+      batch.written.set(hash, final);
+      if (!existed) batch.created.add(final);
     } else {
       await fs.rm(tmp, { force: true });
     }
@@ -104,7 +107,7 @@ export class BlobStore {
     return !(batch.trusts(hash) && sizeIs(this.pathOf(hash), size));
   }
 
-  /** The blob's path, its shard folder made, and any untrusted file of that name out of the way. */
+  /** The blob's path, its shard folder made. */
   private placeFor(hash: string): string {
     const final = this.pathOf(hash);
     const shard = dirname(final);
@@ -113,7 +116,6 @@ export class BlobStore {
       fsSync.mkdirSync(shard, { recursive: true });
       this.shards.add(shard);
     }
-    unlinkFile(final);
     return final;
   }
 
@@ -134,12 +136,17 @@ export class BlobStore {
       }
     });
     batch.written.clear();
+    batch.created.clear();
   }
 
-  /** Removes the blobs a batch wrote when it will not be committed (no manifest can name them). */
+  /**
+   * Removes the blob files a batch created when it will not be committed (no manifest can name them). One it
+   * rewrote in place of an untrusted file is left: a journal of an operation that died may still need those bytes.
+   */
   async discard(batch: BlobBatch): Promise<void> {
-    for (const final of batch.written.values()) unlinkFile(final);
+    for (const final of batch.created) unlinkFile(final);
     batch.written.clear();
+    batch.created.clear();
   }
 
   private tmpPath(): string {
@@ -202,6 +209,8 @@ export class BlobStore {
 export class BlobBatch {
   /** hash → path of each blob written by this batch and not yet committed. */
   readonly written = new Map<string, string>();
+  /** Those of `written` whose files this batch created (rather than rewrote). */
+  readonly created = new Set<string>();
   private trusted: ReadonlySet<string> | undefined;
 
   /** `committed`: the hashes named by committed manifests, asked for once, when the first blob is stored. */
@@ -211,6 +220,28 @@ export class BlobBatch {
     this.trusted ??= this.committed();
     return this.trusted.has(hash);
   }
+}
+
+/**
+ * Writes a blob under its name: a new file, or, when an untrusted file has the name, a temp file renamed over it
+ * (so its bytes never go missing in between). Returns whether the file was created.
+ */
+function writeBlob(final: string, data: Buffer): boolean {
+  try {
+    writeNew(final, data);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  }
+  const tmp = `${final}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`;
+  writeNew(tmp, data);
+  try {
+    fsSync.renameSync(tmp, final);
+  } catch (err) {
+    unlinkFile(tmp);
+    throw err;
+  }
+  return false;
 }
 
 function writeNew(path: string, data: Buffer): void {

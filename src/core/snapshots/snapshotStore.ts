@@ -7,7 +7,7 @@ import { dirname, join } from 'node:path';
 import type { AuditSink } from '../audit/auditSink';
 import type { AuditEventInput } from '../../protocol/auditEvent';
 import type { ProposedChange } from '../staging/proposedChange';
-import { fsyncDir, jsonBytes, unlinkDurable, unlinkFile, writeDurable, writeFileAtomic, writeJsonAtomic, type WriteSource } from './atomicWrite';
+import { fsyncDir, jsonBytes, placeWholeThenSync, unlinkDurable, unlinkFile, writeFileAtomic, writeJsonAtomic, type WriteSource } from './atomicWrite';
 import { BlobBatch, BlobStore, sha256 } from './blobStore';
 import { mapBounded } from './boundedParallel';
 import { SnapshotError, snapshotErrorFromFs, type RollbackConflict } from './snapshotError';
@@ -424,13 +424,13 @@ export class SnapshotStore {
   ): Promise<{ manifest: SnapshotManifest }> {
     const journalPath = join(this.journalDir, `${planned.id}.json`);
     const journal: SnapshotJournal = { version: 1, recovery, pid: process.pid, manifest: planned };
-    // One round: the blobs with their folders, the journal (written in place: one cut short does not parse, and
-    // was cut before any workspace write) with its folder, and the audit event. All are durable before the first
-    // workspace write; until then recovery needs no blob, and the event records an operation that began.
+    // One round: the blobs with their folders, the journal (placed whole, then fsync'd) with its folder, and the
+    // audit event. All are durable before the first workspace write; until then recovery needs no blob, and the
+    // event records an operation that began.
     const kind = planned.kind === 'apply' ? 'applied' : 'rolled back';
     const [blobs, written, folder, audited] = await Promise.allSettled([
       this.blobs.commit(batch),
-      writeDurable(journalPath, jsonBytes(journal)),
+      placeWholeThenSync(journalPath, jsonBytes(journal)),
       fsyncDir(this.journalDir),
       this.options.audit?.append(event),
     ]);
@@ -450,10 +450,10 @@ export class SnapshotStore {
     try {
       const done = await this.forward(planned, source);
       manifest = done.manifest;
-      // The commit point: the manifest, written in place and made durable in the same round as the workspace
-      // folders (and its own folder). Recovery trusts a manifest beside a journal only when it parses and the
-      // workspace shows the operation done (a power cut may keep the manifest and lose a rename).
-      await Promise.all([writeDurable(manifestPath, jsonBytes(manifest)), mapBounded([...done.touched, this.manifestsDir], PARALLEL, fsyncDir)]);
+      // The commit point: the manifest, placed whole and made durable in the same round as the workspace folders
+      // (and its own folder). Recovery trusts a manifest beside a journal only when it parses and the workspace
+      // shows the operation done (a power cut may keep the manifest and lose a rename made durable beside it).
+      await Promise.all([placeWholeThenSync(manifestPath, jsonBytes(manifest)), mapBounded([...done.touched, this.manifestsDir], PARALLEL, fsyncDir)]);
     } catch (err) {
       const failure = snapshotErrorFromFs(err, planned.kind === 'apply' ? 'Could not apply' : 'Could not roll back', errPath(err) ?? planned.id);
       try {
