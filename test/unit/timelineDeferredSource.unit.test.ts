@@ -28,14 +28,19 @@ describe('timeline source that defers loading the database', function () {
   const opened: AuditLog[] = [];
 
   /** A deferred source over `dir` that counts how often it loaded the database. */
-  function deferred(): { source: DeferredTimelineSource; loads: () => number } {
+  function deferred(segmentBytesLimit?: number): { source: DeferredTimelineSource; loads: () => number } {
     let loads = 0;
-    const source = new DeferredTimelineSource(dir, async () => {
-      loads++;
-      const log = await AuditLog.open(dir, { readOnly: true });
-      opened.push(log);
-      return new AuditTimelineSource(log, { exporter, ownsLog: true, pollMs: 0 });
-    });
+    const source = new DeferredTimelineSource(
+      dir,
+      async () => {
+        loads++;
+        const log = await AuditLog.open(dir, { readOnly: true });
+        opened.push(log);
+        return new AuditTimelineSource(log, { exporter, ownsLog: true, pollMs: 0 });
+      },
+      undefined,
+      segmentBytesLimit,
+    );
     return { source, loads: () => loads };
   }
 
@@ -99,6 +104,15 @@ describe('timeline source that defers loading the database', function () {
     appendFileSync(join(dir, JOURNAL_FILE), 'not a journal line\n');
     assert.deepEqual(await source.page(q), await fromDatabase(q));
     assert.equal(loads(), 1, 'a journal that cannot be read as expected: the database answers');
+    await source.dispose();
+  });
+
+  it('leaves a page that needs a segment over the limit to the database (it would be unpacked on the host)', async () => {
+    const { source, loads } = deferred(1);
+    assert.deepEqual(await source.page(latest(20)), await fromDatabase(latest(20)), 'the journal holds these: no segment needed');
+    assert.equal(loads(), 0);
+    assert.deepEqual(await source.page(latest(50)), await fromDatabase(latest(50)), 'these reach into the newest segment');
+    assert.equal(loads(), 1);
     await source.dispose();
   });
 

@@ -11,8 +11,12 @@ import type { ExportFormat, PageQuery, RunSummary, TimelineFacets, TimelineFilte
 import { rowOf } from './timelineRows';
 import type { AppendNotice, SourceSubscription, TimelineSource } from './timelineSource';
 
-/** A scroll reads a segment up to this size (compressed: about 40,000 events, some 70 ms to unpack) rather than wait. */
-const SCROLL_SEGMENT_BYTES = 3 * 1024 * 1024;
+/**
+ * A segment is unpacked whole, on the extension host's thread: one up to this size (compressed: about 40,000
+ * events, some 70 ms) is read rather than wait for the database; a larger one (right after a write-out at a
+ * million events it holds 250,000) is left to the database, which loads on the reader's worker thread.
+ */
+export const SEGMENT_BYTES_ON_HOST = 3 * 1024 * 1024;
 
 export class DeferredTimelineSource implements TimelineSource {
   private loading: Promise<TimelineSource> | undefined;
@@ -27,6 +31,7 @@ export class DeferredTimelineSource implements TimelineSource {
     private readonly stateDir: string,
     private readonly open: () => Promise<TimelineSource>,
     private readonly log?: (message: string) => void,
+    private readonly segmentBytesLimit = SEGMENT_BYTES_ON_HOST,
   ) {}
 
   /** The database is loaded (or loading failed and will be retried on the next request). */
@@ -64,7 +69,7 @@ export class DeferredTimelineSource implements TimelineSource {
   async page(q: PageQuery): Promise<TimelinePage> {
     if (!this.loaded && q.direction === 'latest' && isEmpty(q.filter)) {
       const started = performance.now();
-      const newest = readNewestEvents(this.stateDir, q.limit);
+      const newest = readNewestEvents(this.stateDir, q.limit, { segmentBytesLimit: this.segmentBytesLimit });
       this.log?.(`Timeline: the newest ${q.limit} events ${newest ? 'read' : 'could not be read'} from the journal in ${Math.round(performance.now() - started)} ms${newest ? '' : '; loading the database'}`);
       if (newest) {
         this.servedUpTo = Math.max(this.servedUpTo, newest.lastSeq);
@@ -74,7 +79,7 @@ export class DeferredTimelineSource implements TimelineSource {
     // Scrolling back while the database loads: pages still in the journal or a small newest segment are read from
     // them (the first scroll after opening a large log would otherwise wait for the whole database).
     if (!this.loaded && q.direction === 'before' && q.seq !== undefined && isEmpty(q.filter)) {
-      const older = readNewestEvents(this.stateDir, q.limit, { before: q.seq, segmentBytesLimit: SCROLL_SEGMENT_BYTES });
+      const older = readNewestEvents(this.stateDir, q.limit, { before: q.seq, segmentBytesLimit: this.segmentBytesLimit });
       if (older) {
         this.servedUpTo = Math.max(this.servedUpTo, older.lastSeq);
         return { rows: older.events.map(rowOf), hasBefore: older.hasBefore, hasAfter: true };
