@@ -13,7 +13,7 @@ import type { AppendNotice, SourceSubscription, TimelineSource } from './timelin
 
 /**
  * A segment is unpacked whole, on the extension host's thread: one up to this size (compressed: about 40,000
- * events, some 70 ms) is read rather than wait for the database; a larger one (right after a write-out at a
+ * events, under 0.1 s here) is read rather than wait for the database; a larger one (right after a write-out at a
  * million events it holds 250,000) is left to the database, which loads on the reader's worker thread.
  */
 export const SEGMENT_BYTES_ON_HOST = 3 * 1024 * 1024;
