@@ -170,7 +170,7 @@ describe('AuditLog', function () {
   });
 
   describe('write-out of a lazy writer', () => {
-    /** A worker script, in a folder of its own, that notes each start in its folder, then runs the real write-out worker. */
+    /** A worker script, in a folder of its own, that notes each thread start in its folder, then runs the real write-out worker. */
     function notingWorker(): { file: string; starts: () => number } {
       const folder = fs.mkdtempSync(join(tmpdir(), 'airlock-noting-worker-'));
       const file = join(folder, 'noting-worker.js');
@@ -198,7 +198,8 @@ describe('AuditLog', function () {
         const head = log.lastEvent.seq;
         await log.close();
         assert.equal(head, 480);
-        assert.ok(worker.starts() >= 2, `${worker.starts()} write-outs ran on the worker`);
+        // One thread, started at the first write-out and kept for the next ones (the log is small).
+        assert.equal(worker.starts(), 1, 'the write-outs ran on one worker thread');
         assert.equal(await databaseHead(), 480, 'the database file holds every event');
         assert.ok(fs.readdirSync(join(dir, 'audit-segments')).length >= 2, 'the journal was rotated into segments');
         const v = await verifyAuditLog(dir);

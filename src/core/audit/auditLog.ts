@@ -32,7 +32,7 @@ import type { ChainHead, JournalContents, JournalIo, StoredEvent } from './audit
 import { AuditWriterLock, LOCK_REFRESH_MS } from './auditLock';
 import type { AuditPage, AuditQuery, RunDetail, RunSummary, RunsQuery } from './auditQuery';
 import type { AppendOptions, AuditSink } from './auditSink';
-import { writeOutInWorker } from './auditWriteOut';
+import { WriteOutThread } from './auditWriteOut';
 import { checkEventFile } from './eventFileScan';
 import { canonicalJson, chainHash, ChainVerifier, GENESIS_HASH, loadCanonicalJson } from './hashChain';
 import type { VerifyResult } from './hashChain';
@@ -603,6 +603,8 @@ export class AuditLog implements AuditSink {
   }
 
   private persisting = false;
+  /** A lazy writer's write-outs run here (started at the first one). */
+  private writeOutThread: WriteOutThread | undefined;
 
   /**
    * Writes the database out (temp file, fsync, rename) and rotates the journal into a segment. The export and
@@ -684,7 +686,7 @@ export class AuditLog implements AuditSink {
     }
     const segment = rotated;
     this.track(
-      writeOutInWorker({ stateDir: this.stateDir, upTo }, this.options.writeOutWorker).then(
+      (this.writeOutThread ??= new WriteOutThread(this.options.writeOutWorker)).run({ stateDir: this.stateDir, upTo }).then(
         () => {
           this.persisting = false;
           return this.compressRotated(segment);
@@ -1067,6 +1069,7 @@ export class AuditLog implements AuditSink {
       }
     }
     await this.settleBackground();
+    this.writeOutThread?.stop();
     this.releaseLock();
     this.db?.close();
     this.db = undefined;

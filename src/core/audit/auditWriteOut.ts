@@ -63,31 +63,85 @@ export async function writeOutDatabase(job: WriteOutJob): Promise<WriteOutResult
   }
 }
 
+/** A worker kept after a write-out of a database up to this size (sql.js's heap never shrinks: it holds the largest). */
+const KEEP_WORKER_MAX_EVENTS = 100_000;
+
 /**
- * Runs writeOutDatabase on a worker thread. Rejects with an AuditError (its reason kept) when the write-out
- * failed, and with a plain Error when the worker itself could not run; either way nothing on disk was replaced.
+ * Runs writeOutDatabase on a worker thread, one job at a time. The worker is kept for `idleMs` after a job on a
+ * small log, whose write-outs come often (starting a thread and sql.js costs 0.1–0.2 s each time), and stopped at
+ * once after a large one. Rejects with an AuditError (its reason kept) when the write-out failed, and with a plain
+ * Error when the worker itself could not run; either way nothing on disk was replaced.
  */
-export function writeOutInWorker(job: WriteOutJob, workerFile = join(__dirname, 'auditWriteOutWorker.js')): Promise<WriteOutResult> {
-  return new Promise<WriteOutResult>((resolve, reject) => {
+export class WriteOutThread {
+  private worker: Worker | undefined;
+  private waiting: { resolve: (r: WriteOutResult) => void; reject: (e: Error) => void } | undefined;
+  private idle: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly workerFile = join(__dirname, 'auditWriteOutWorker.js'),
+    private readonly idleMs = 15_000,
+  ) {}
+
+  run(job: WriteOutJob): Promise<WriteOutResult> {
+    if (this.waiting) return Promise.reject(new Error('a write-out is already under way'));
+    if (this.idle) clearTimeout(this.idle);
+    this.idle = undefined;
     let worker: Worker;
     try {
-      worker = new Worker(workerFile, { workerData: job });
+      worker = this.worker ?? this.start();
     } catch (e) {
-      reject(new Error(`The audit write-out worker could not start (${(e as Error).message}).`));
-      return;
+      return Promise.reject(new Error(`The audit write-out worker could not start (${(e as Error).message}).`));
     }
-    let answered = false;
-    worker.once('message', (m: WriteOutReply) => {
-      answered = true;
-      if (m.ok) resolve(m.result);
-      else reject(m.reason ? new AuditError(m.reason, m.message) : new Error(m.message));
+    worker.ref();
+    const done = new Promise<WriteOutResult>((resolve, reject) => (this.waiting = { resolve, reject }));
+    worker.postMessage(job);
+    return done.then(
+      (r) => {
+        this.rest(r.lastSeq <= KEEP_WORKER_MAX_EVENTS);
+        return r;
+      },
+      (e: unknown) => {
+        this.rest(false);
+        throw e;
+      },
+    );
+  }
+
+  /** Ends the worker (a job under way is rejected). */
+  stop(): void {
+    if (this.idle) clearTimeout(this.idle);
+    this.idle = undefined;
+    const w = this.worker;
+    this.worker = undefined;
+    if (w) void w.terminate();
+  }
+
+  private start(): Worker {
+    const worker = new Worker(this.workerFile);
+    worker.on('message', (m: WriteOutReply) => {
+      const w = this.waiting;
+      this.waiting = undefined;
+      if (!w) return;
+      if (m.ok) w.resolve(m.result);
+      else w.reject(m.reason ? new AuditError(m.reason, m.message) : new Error(m.message));
     });
-    worker.once('error', (e) => {
-      if (!answered) reject(new Error(`The audit write-out worker failed (${e.message}).`));
-      answered = true;
-    });
-    worker.once('exit', (code) => {
-      if (!answered) reject(new Error(`The audit write-out worker stopped before answering (exit code ${code}).`));
-    });
-  });
+    const gone = (why: string) => {
+      if (this.worker === worker) this.worker = undefined;
+      const w = this.waiting;
+      this.waiting = undefined;
+      w?.reject(new Error(why));
+    };
+    worker.on('error', (e) => gone(`The audit write-out worker failed (${e.message}).`));
+    worker.on('exit', (code) => gone(`The audit write-out worker stopped before answering (exit code ${code}).`));
+    this.worker = worker;
+    return worker;
+  }
+
+  /** After a job: an idle worker must not keep the process alive; a kept one ends after `idleMs`. */
+  private rest(keep: boolean): void {
+    if (!keep || !this.worker) return this.stop();
+    this.worker.unref();
+    this.idle = setTimeout(() => this.stop(), this.idleMs);
+    this.idle.unref();
+  }
 }

@@ -1,13 +1,15 @@
-// The worker thread behind writeOutInWorker (auditWriteOut.ts): one write-out of the audit database, then it ends.
-import { parentPort, workerData } from 'node:worker_threads';
+// The worker thread behind WriteOutThread (auditWriteOut.ts): write-outs of the audit database, one per message.
+import { parentPort } from 'node:worker_threads';
 import { AuditError } from './auditError';
 import { writeOutDatabase, type WriteOutJob, type WriteOutReply } from './auditWriteOut';
 
-if (!parentPort) throw new Error('auditWriteOutWorker runs as a worker thread (started by writeOutInWorker)');
+if (!parentPort) throw new Error('auditWriteOutWorker runs as a worker thread (started by WriteOutThread)');
 const port = parentPort;
 const post = (m: WriteOutReply) => port.postMessage(m);
 
-writeOutDatabase(workerData as WriteOutJob).then(
-  (result) => post({ ok: true, result }),
-  (e: unknown) => post(AuditError.is(e) ? { ok: false, message: e.message, reason: e.reason } : { ok: false, message: e instanceof Error ? e.message : String(e) }),
-);
+port.on('message', (job: WriteOutJob) => {
+  writeOutDatabase(job).then(
+    (result) => post({ ok: true, result }),
+    (e: unknown) => post(AuditError.is(e) ? { ok: false, message: e.message, reason: e.reason } : { ok: false, message: e instanceof Error ? e.message : String(e) }),
+  );
+});
