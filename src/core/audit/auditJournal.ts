@@ -356,7 +356,7 @@ export function collectAfter(stateDir: string, afterSeq: number, journal: Journa
 }
 
 /** Temp files are named `<name>.tmp-<pid>-<random>`; those of dead processes are debris of a crash. */
-export function tempName(path: string): string {
+function tempName(path: string): string {
   return `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
 }
 

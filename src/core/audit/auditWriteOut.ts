@@ -21,9 +21,7 @@ export interface WriteOutJob {
 }
 
 export interface WriteOutResult {
-  /** False when the database on disk already covered `upTo` (another writer got there first). */
-  readonly written: boolean;
-  /** The last event in the database now on disk. */
+  /** The last event in the database now on disk (beyond `upTo` when another writer got there first). */
   readonly lastSeq: number;
 }
 
@@ -44,7 +42,7 @@ export async function writeOutDatabase(job: WriteOutJob): Promise<WriteOutResult
   const db = bytes ? await AuditDatabase.fromBytes(bytes, dbPath) : await AuditDatabase.create();
   try {
     const from = db.maxSeq;
-    if (from >= job.upTo) return { written: false, lastSeq: from };
+    if (from >= job.upTo) return { lastSeq: from };
     for (let attempt = 1; ; attempt++) {
       const { records } = collectAfter(job.stateDir, from, undefined, job.upTo);
       const whole = records.length === job.upTo - from && records.every((r, i) => r.seq === from + 1 + i);
@@ -52,7 +50,7 @@ export async function writeOutDatabase(job: WriteOutJob): Promise<WriteOutResult
         for (let i = 0; i < records.length; i += 10_000) db.insert(records.slice(i, i + 10_000));
         const last = records[records.length - 1]!;
         await writeFileAtomic(dbPath, db.export({ seq: last.seq, hash: last.hash }));
-        return { written: true, lastSeq: last.seq };
+        return { lastSeq: last.seq };
       }
       if (attempt >= READ_ATTEMPTS) {
         throw new AuditError('io-error', `Events #${from + 1}–#${job.upTo} could not all be read from the journal segments (${records.length} of ${job.upTo - from} found).`);

@@ -47,7 +47,7 @@ export class BlobStore {
         const hash = sha256(data);
         if (this.needsWrite(hash, data.length, batch)) {
           const final = this.placeFor(hash);
-          const created = writeBlob(final, data);
+          const created = inShard(final, () => writeBlob(final, data));
           batch.written.set(hash, final);
           if (created) batch.created.add(final);
         }
@@ -93,7 +93,7 @@ export class BlobStore {
     if (this.needsWrite(hash, size, batch)) {
       const final = this.placeFor(hash);
       const existed = fsSync.existsSync(final);
-      fsSync.renameSync(tmp, final);
+      inShard(final, () => fsSync.renameSync(tmp, final));
       batch.written.set(hash, final);
       if (!existed) batch.created.add(final);
     } else {
@@ -107,12 +107,11 @@ export class BlobStore {
     return !(batch.trusts(hash) && sizeIs(this.pathOf(hash), size));
   }
 
-  /** The blob's path, its shard folder made. */
+  /** The blob's path, its shard folder made (once per process; `inShard` makes it again if it went away). */
   private placeFor(hash: string): string {
     const final = this.pathOf(hash);
     const shard = dirname(final);
-    // Made again if it went away behind our back (someone cleaned the state folder).
-    if (!this.shards.has(shard) || !fsSync.existsSync(shard)) {
+    if (!this.shards.has(shard)) {
       fsSync.mkdirSync(shard, { recursive: true });
       this.shards.add(shard);
     }
@@ -219,6 +218,20 @@ export class BlobBatch {
   trusts(hash: string): boolean {
     this.trusted ??= this.committed();
     return this.trusted.has(hash);
+  }
+}
+
+/**
+ * Runs `op` on a path in a shard folder; if the folder went away behind our back (someone cleaned the state
+ * folder), makes it again and retries once.
+ */
+function inShard<T>(path: string, op: () => T): T {
+  try {
+    return op();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    fsSync.mkdirSync(dirname(path), { recursive: true });
+    return op();
   }
 }
 

@@ -427,7 +427,6 @@ export class SnapshotStore {
     // One round: the blobs with their folders, the journal (placed whole, then fsync'd) with its folder, and the
     // audit event. All are durable before the first workspace write; until then recovery needs no blob, and the
     // event records an operation that began.
-    const kind = planned.kind === 'apply' ? 'applied' : 'rolled back';
     const [blobs, written, folder, audited] = await Promise.allSettled([
       this.blobs.commit(batch),
       placeWholeThenSync(journalPath, jsonBytes(journal)),
@@ -443,7 +442,7 @@ export class SnapshotStore {
         throw failure;
       }
       const err = (audited as PromiseRejectedResult).reason as Error;
-      throw new SnapshotError('audit-failed', `Not ${kind}: the audit log did not record the ${planned.kind} (${err.message}).`, { snapshotId: planned.id }, { cause: err });
+      throw new SnapshotError('audit-failed', `Not ${planned.kind === 'apply' ? 'applied' : 'rolled back'}: the audit log did not record the ${planned.kind} (${err.message}).`, { snapshotId: planned.id }, { cause: err });
     }
     const manifestPath = join(this.manifestsDir, `${planned.id}.json`);
     let manifest: SnapshotManifest;

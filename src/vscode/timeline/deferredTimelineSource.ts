@@ -67,22 +67,16 @@ export class DeferredTimelineSource implements TimelineSource {
   }
 
   async page(q: PageQuery): Promise<TimelinePage> {
-    if (!this.loaded && q.direction === 'latest' && isEmpty(q.filter)) {
+    // The newest page, and pages further back while the database loads, from the journal and small segments.
+    const before = q.direction === 'before' ? q.seq : undefined;
+    if (!this.loaded && isEmpty(q.filter) && (q.direction === 'latest' || before !== undefined)) {
       const started = performance.now();
-      const newest = readNewestEvents(this.stateDir, q.limit, { segmentBytesLimit: this.segmentBytesLimit });
-      this.log?.(`Timeline: the newest ${q.limit} events ${newest ? 'read' : 'could not be read'} from the journal in ${Math.round(performance.now() - started)} ms${newest ? '' : '; loading the database'}`);
-      if (newest) {
-        this.servedUpTo = Math.max(this.servedUpTo, newest.lastSeq);
-        return { rows: newest.events.map(rowOf), hasBefore: newest.hasBefore, hasAfter: false };
-      }
-    }
-    // Scrolling back while the database loads: pages still in the journal or a small newest segment are read from
-    // them (the first scroll after opening a large log would otherwise wait for the whole database).
-    if (!this.loaded && q.direction === 'before' && q.seq !== undefined && isEmpty(q.filter)) {
-      const older = readNewestEvents(this.stateDir, q.limit, { before: q.seq, segmentBytesLimit: this.segmentBytesLimit });
-      if (older) {
-        this.servedUpTo = Math.max(this.servedUpTo, older.lastSeq);
-        return { rows: older.events.map(rowOf), hasBefore: older.hasBefore, hasAfter: true };
+      const page = readNewestEvents(this.stateDir, q.limit, { before, segmentBytesLimit: this.segmentBytesLimit });
+      const what = before === undefined ? `the newest ${q.limit} events` : `${q.limit} events before #${before}`;
+      this.log?.(`Timeline: ${what} ${page ? 'read' : 'could not be read'} from the journal in ${Math.round(performance.now() - started)} ms${page ? '' : '; loading the database'}`);
+      if (page) {
+        this.servedUpTo = Math.max(this.servedUpTo, page.lastSeq);
+        return { rows: page.events.map(rowOf), hasBefore: page.hasBefore, hasAfter: before !== undefined };
       }
     }
     return (await this.load()).page(q);
