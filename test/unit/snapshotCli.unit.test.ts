@@ -149,8 +149,11 @@ describe('airlock snapshots / airlock rollback', () => {
     assert.equal(await runRollbackCommand([s1.id, '--workspace', ws], again.io), 2);
     assert.match(again.out.stderr, /already rolled back/);
     const s3 = await store.apply(ws, [modify('a.txt', 'a', 'AA')], { runId: 'r3', agent: 'x', actor: 'policy' });
-    const blob = join(state, 'snapshots', 'blobs', s3.files[0]!.before!.hash.slice(0, 2), s3.files[0]!.before!.hash);
-    writeFileSync(blob, 'z');
+    // a.txt is small, so its bytes are kept inline in the manifest: damage them there.
+    const manifestPath = join(state, 'snapshots', 'manifests', `${s3.id}.json`);
+    const manifest = JSON.parse(readFileSync(manifestPath, 'utf8'));
+    manifest.files[0].before.data = Buffer.from('z').toString('base64');
+    writeFileSync(manifestPath, JSON.stringify(manifest));
     const damaged = capture();
     assert.equal(await runRollbackCommand([s3.id, '--workspace', ws, '--json'], damaged.io), 1);
     assert.equal(JSON.parse(damaged.out.stdout).error, 'damaged-blob');

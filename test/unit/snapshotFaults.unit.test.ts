@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { join } from 'node:path';
 import type { ProposedChange } from '../../src/core/staging/proposedChange';
 import { SnapshotError } from '../../src/core/snapshots/snapshotError';
+import { INLINE_MAX_BYTES } from '../../src/core/snapshots/snapshotManifest';
 import { SnapshotStore } from '../../src/core/snapshots/snapshotStore';
 import { MemoryAuditSink, pictureTree, removeDir, tempDir, writeTree } from '../fixtures/snapshotTree';
 
@@ -113,20 +114,24 @@ describe('SnapshotStore under file-system faults', function () {
     });
 
     it('an apply that stops keeps a blob it rewrote in place of an untrusted file (an older journal may need its bytes)', async () => {
+      // Larger than INLINE_MAX_BYTES: stored as blob files.
+      const a = 'a'.repeat(INLINE_MAX_BYTES + 1);
+      const b = 'b'.repeat(INLINE_MAX_BYTES + 1);
+      writeTree(ws, { 'big a.txt': a, 'big b.txt': b });
       const store = await SnapshotStore.open(state);
-      const hash = createHash('sha256').update('a').digest('hex');
+      const hash = createHash('sha256').update(a).digest('hex');
       const blob = join(state, 'snapshots', 'blobs', hash.slice(0, 2), hash);
       mkdirSync(join(blob, '..'), { recursive: true });
       writeFileSync(blob, 'X');
       const journal = join(state, 'snapshots', 'journal');
       assert.ok(chattr('+i', journal));
       locked.push(journal);
-      await rejects(store.apply(ws, [modify('a.txt', 'a', 'A'), modify('b.txt', 'b', 'B')], meta), 'read-only');
-      assert.equal(readFileSync(blob, 'utf8'), 'a', 'rewritten with the right bytes, and kept');
+      await rejects(store.apply(ws, [modify('big a.txt', a, 'A'), modify('big b.txt', b, 'B')], meta), 'read-only');
+      assert.equal(readFileSync(blob, 'utf8'), a, 'rewritten with the right bytes, and kept');
       // Blobs that no snapshot or journal names are swept when the store is next opened.
       chattr('-i', journal);
       await SnapshotStore.open(state);
-      const created = createHash('sha256').update('b').digest('hex');
+      const created = createHash('sha256').update(b).digest('hex');
       assert.equal(existsSync(join(state, 'snapshots', 'blobs', created.slice(0, 2), created)), false);
       assert.equal(existsSync(blob), false);
     });
@@ -263,17 +268,19 @@ describe('SnapshotStore under file-system faults', function () {
     });
 
     it('a blob file no committed snapshot names (left by an operation that died) is written again, never relied on', async () => {
-      writeTree(ws, { 'a.txt': 'the original bytes\n' });
+      // Larger than INLINE_MAX_BYTES: stored as a blob file.
+      const original = 'the original bytes\n'.repeat(1000);
+      writeTree(ws, { 'a.txt': original });
       const store = await SnapshotStore.open(state);
       // What a crash while writing the blob could leave: the right name and length, the wrong bytes.
-      const hash = createHash('sha256').update('the original bytes\n').digest('hex');
+      const hash = createHash('sha256').update(original).digest('hex');
       const blob = join(state, 'snapshots', 'blobs', hash.slice(0, 2), hash);
       mkdirSync(join(blob, '..'), { recursive: true });
-      writeFileSync(blob, 'XXX original bytes\n');
-      const snap = await store.apply(ws, [modify('a.txt', 'the original bytes\n', 'changed\n')], meta);
-      assert.equal(readFileSync(blob, 'utf8'), 'the original bytes\n', 'the blob was written again');
+      writeFileSync(blob, `XXX${original.slice(3)}`);
+      const snap = await store.apply(ws, [modify('a.txt', original, 'changed\n')], meta);
+      assert.equal(readFileSync(blob, 'utf8'), original, 'the blob was written again');
       await store.rollback(snap.id);
-      assert.equal(readFileSync(join(ws, 'a.txt'), 'utf8'), 'the original bytes\n');
+      assert.equal(readFileSync(join(ws, 'a.txt'), 'utf8'), original);
     });
 
     it('an ordinary user (not root) can apply, roll back and redo: blobs are read-only files', function () {
@@ -282,7 +289,8 @@ describe('SnapshotStore under file-system faults', function () {
         // Tests run as root here; the store must work for the user an editor runs as.
         execFileSync('chown', ['-R', '65534:65534', ws, state]);
       }
-      writeTree(ws, { 'a.txt': 'a\n', 'sub/b.txt': 'b\n' });
+      // sub/b.txt is larger than INLINE_MAX_BYTES, so its snapshot is a (read-only) blob file.
+      writeTree(ws, { 'a.txt': 'a\n', 'sub/b.txt': 'b\n'.repeat(10_000) });
       if (isRoot) execFileSync('chown', ['-R', '65534:65534', ws]);
       const script = `
         const { SnapshotStore } = require(${JSON.stringify(require.resolve('../../src/core/snapshots/snapshotStore'))});
@@ -291,7 +299,7 @@ describe('SnapshotStore under file-system faults', function () {
           const meta = { runId: 'nobody', agent: 'nobody', actor: 'policy' };
           const snap = await store.apply(${JSON.stringify(ws)}, [
             { path: 'a.txt', kind: 'modify', before: Buffer.from('a\\n'), after: Buffer.from('A\\n'), level: 'auto' },
-            { path: 'sub/b.txt', kind: 'delete', before: Buffer.from('b\\n'), after: null, level: 'auto' },
+            { path: 'sub/b.txt', kind: 'delete', before: Buffer.from('b\\n'.repeat(10000)), after: null, level: 'auto' },
             { path: 'new/c.txt', kind: 'create', before: null, after: Buffer.from('c\\n'), level: 'auto' },
           ], meta);
           const back = await store.rollback(snap.id);
@@ -302,6 +310,7 @@ describe('SnapshotStore under file-system faults', function () {
       const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', ...(isRoot ? { uid: 65534, gid: 65534 } : {}) });
       const out = JSON.parse(r.stdout || '{}') as { ok?: boolean; error?: string };
       assert.ok(out.ok, `as uid ${isRoot ? 65534 : process.getuid?.()}: ${out.error ?? r.stderr}`);
+      assert.ok(readdirSync(join(state, 'snapshots', 'blobs')).some((d) => d !== 'tmp'), 'a blob file was written');
       assert.equal(existsSync(join(ws, 'sub', 'b.txt')), false, 'deleted again by the redo');
       assert.equal(readFileSync(join(ws, 'a.txt'), 'utf8'), 'A\n', 'redone');
       assert.equal(readFileSync(join(ws, 'new', 'c.txt'), 'utf8'), 'c\n');

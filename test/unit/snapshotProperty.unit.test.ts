@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import * as fc from 'fast-check';
 import type { ProposedChange } from '../../src/core/staging/proposedChange';
 import { SnapshotError } from '../../src/core/snapshots/snapshotError';
+import { INLINE_MAX_BYTES } from '../../src/core/snapshots/snapshotManifest';
 import { SnapshotStore } from '../../src/core/snapshots/snapshotStore';
 import { pictureTree, removeDir, tempDir, writeTree, type TreeFile } from '../fixtures/snapshotTree';
 
@@ -20,6 +21,8 @@ const content = fc.oneof(
   fc.string({ unit: 'binary', maxLength: 80 }).map((s) => Buffer.from(s, 'utf8')),
   fc.constant(Buffer.alloc(0)),
   fc.string({ maxLength: 40 }).map((s) => Buffer.from(`${s}\r\n${s}\n`)),
+  // Around the size up to which a snapshot keeps a file inline in its manifest rather than as a blob.
+  fc.tuple(fc.integer({ min: INLINE_MAX_BYTES - 2, max: INLINE_MAX_BYTES + 2 }), fc.integer({ min: 0, max: 255 })).map(([n, b]) => Buffer.alloc(n, b)),
 );
 const mode = fc.constantFrom(0o644, 0o755, 0o600, 0o640);
 

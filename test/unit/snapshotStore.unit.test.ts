@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import type { ProposedChange } from '../../src/core/staging/proposedChange';
 import { SnapshotError } from '../../src/core/snapshots/snapshotError';
 import { SnapshotStore } from '../../src/core/snapshots/snapshotStore';
+import { INLINE_BUDGET_BYTES, INLINE_MAX_BYTES } from '../../src/core/snapshots/snapshotManifest';
 import { MemoryAuditSink, pictureTree, removeDir, tempDir, writeTree } from '../fixtures/snapshotTree';
 
 const meta = { runId: 'run-1', agent: 'refactor', actor: 'human:ada' };
@@ -299,16 +300,58 @@ describe('SnapshotStore', () => {
 
     it('a damaged blob (hash mismatch) stops the rollback before anything is restored', async () => {
       const store = await SnapshotStore.open(state);
-      const snap = await store.apply(ws, [modify('src/a.ts', 'export const a = 1;\n', 'agent\n'), del('secret.key', 'k')], meta);
+      // Over INLINE_MAX_BYTES: kept as a blob file of its own.
+      const key = 'k'.repeat(INLINE_MAX_BYTES + 1);
+      writeTree(ws, { 'secret.key': key });
+      const snap = await store.apply(ws, [modify('src/a.ts', 'export const a = 1;\n', 'agent\n'), del('secret.key', key)], meta);
+      assert.equal(snap.files[1]!.before!.data, undefined, 'a large file is not kept inline');
       const applied = pictureTree(ws);
       const blob = join(state, 'snapshots', 'blobs', snap.files[1]!.before!.hash.slice(0, 2), snap.files[1]!.before!.hash);
-      writeFileSync(blob, 'K'); // same size, different bytes
+      writeFileSync(blob, 'K'.repeat(key.length)); // same size, different bytes
       const err = await rejects(store.rollback(snap.id), 'damaged-blob');
       assert.match(err.message, /secret\.key/);
       assert.deepEqual(pictureTree(ws), applied);
       removeDir(blob);
       await rejects(store.rollback(snap.id), 'damaged-blob');
       assert.deepEqual(pictureTree(ws), applied);
+    });
+
+    it('a small file is kept inline in the manifest, and a damaged inline copy stops the rollback before anything is restored', async () => {
+      const store = await SnapshotStore.open(state);
+      const snap = await store.apply(ws, [modify('src/a.ts', 'export const a = 1;\n', 'agent\n'), create('n.txt', 'n')], meta);
+      assert.equal(Buffer.from(snap.files[0]!.before!.data!, 'base64').toString(), 'export const a = 1;\n');
+      const manifestPath = join(state, 'snapshots', 'manifests', `${snap.id}.json`);
+      const manifest = JSON.parse(readFileSync(manifestPath, 'utf8'));
+      manifest.files[0].before.data = Buffer.from('export const a = 2;\n').toString('base64'); // same size, different bytes
+      writeFileSync(manifestPath, JSON.stringify(manifest));
+      const applied = pictureTree(ws);
+      const err = await rejects((await SnapshotStore.open(state)).rollback(snap.id), 'damaged-blob');
+      assert.match(err.message, /src\/a\.ts: .*kept in the snapshot's manifest is damaged/);
+      assert.deepEqual(pictureTree(ws), applied);
+    });
+
+    it('keeps small files inline up to the per-operation budget, the rest as blobs; all restore byte-exact', async () => {
+      const store = await SnapshotStore.open(state);
+      const sizes = [0, 1, INLINE_MAX_BYTES, INLINE_MAX_BYTES + 1];
+      // Enough files at the limit to go past the budget.
+      for (let i = 0; i * INLINE_MAX_BYTES <= INLINE_BUDGET_BYTES; i++) sizes.push(INLINE_MAX_BYTES - i);
+      const tree: Record<string, Buffer> = {};
+      sizes.forEach((n, i) => (tree[`f${i}.bin`] = Buffer.alloc(n, i + 1)));
+      writeTree(ws, tree);
+      const before = pictureTree(ws);
+      const snap = await store.apply(ws, Object.entries(tree).map(([path, data]) => ({ path, kind: 'modify' as const, before: data, after: Buffer.from('x'), level: 'auto' as const })), meta);
+      const inline = snap.files.filter((f) => f.before!.data !== undefined);
+      const inlineBytes = inline.reduce((n, f) => n + f.before!.size, 0);
+      assert.ok(inlineBytes <= INLINE_BUDGET_BYTES, `${inlineBytes} bytes inline`);
+      assert.ok(inline.every((f) => f.before!.size <= INLINE_MAX_BYTES));
+      assert.equal(snap.files.find((f) => f.path === 'f3.bin')!.before!.data, undefined, 'one byte over the limit is a blob');
+      assert.ok(snap.files.some((f) => f.before!.size <= INLINE_MAX_BYTES && f.before!.data === undefined), 'past the budget, small files are blobs too');
+      for (const f of snap.files.filter((g) => g.before!.data === undefined)) {
+        assert.ok(existsSync(join(state, 'snapshots', 'blobs', f.before!.hash.slice(0, 2), f.before!.hash)), `${f.path} has its blob`);
+      }
+      assert.deepEqual(await store.readBlob({ hash: inline[1]!.before!.hash, size: inline[1]!.before!.size, mode: 0 }), tree[inline[1]!.path], 'found by hash alone (a document URI)');
+      await store.rollback(snap.id);
+      assert.deepEqual(pictureTree(ws), before);
     });
 
     it('a damaged manifest is reported for that id and skipped in the list', async () => {
@@ -355,9 +398,12 @@ describe('SnapshotStore', () => {
   describe('retention', () => {
     it('keeps the last N, deletes the blobs only pruned snapshots used, keeps shared blobs', async () => {
       const store = await SnapshotStore.open(state, { keepLast: 2, keepDays: 0 });
-      writeTree(ws, { 'shared.txt': 'same bytes everywhere', 'other.txt': 'same bytes everywhere' });
-      const s1 = await store.apply(ws, [modify('shared.txt', 'same bytes everywhere', 'v1'), modify('src/a.ts', 'export const a = 1;\n', 'only in s1')], meta);
-      const s2 = await store.apply(ws, [modify('other.txt', 'same bytes everywhere', 'v2')], meta);
+      // Larger than INLINE_MAX_BYTES, so each is a blob file.
+      const same = 'same bytes everywhere\n'.repeat(1000);
+      const only = 'only in s1\n'.repeat(2000);
+      writeTree(ws, { 'shared.txt': same, 'other.txt': same, 'only.txt': only });
+      const s1 = await store.apply(ws, [modify('shared.txt', same, 'v1'), modify('only.txt', only, 'changed')], meta);
+      const s2 = await store.apply(ws, [modify('other.txt', same, 'v2')], meta);
       const s3 = await store.apply(ws, [create('n.txt', 'n')], meta);
       const ids = (await store.list()).map((s) => s.id);
       assert.deepEqual(ids, [s3.id, s2.id]);
@@ -366,7 +412,7 @@ describe('SnapshotStore', () => {
       assert.ok(blobs.includes(s2.files[0]!.before!.hash), 'the blob s2 shares with pruned s1 stays');
       assert.ok(!blobs.includes(s1.files[1]!.before!.hash), 'the blob only s1 used is gone');
       await store.rollback(s2.id);
-      assert.equal(readFileSync(join(ws, 'other.txt'), 'utf8'), 'same bytes everywhere');
+      assert.equal(readFileSync(join(ws, 'other.txt'), 'utf8'), same);
     });
 
     it('keeps everything younger than D days even beyond N', async () => {

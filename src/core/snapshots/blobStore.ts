@@ -1,13 +1,15 @@
 // Content-addressed storage for the bytes a snapshot needs: one file per distinct content, named by its sha256.
 // Identical content across snapshots is stored once; retention deletes a blob only when no kept manifest names it.
+// Small files (up to INLINE_MAX_BYTES, INLINE_BUDGET_BYTES per operation) are kept in the manifest instead
+// (`FileState.data`): the journal and manifest are made durable anyway, so they need no file and no fsync of their own.
 import { createHash, randomBytes } from 'node:crypto';
 import * as fsSync from 'node:fs';
 import { promises as fs } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { COPY_CHUNK, DIRECT_LIMIT, fsyncDir, fsyncFd, hashFile, unlinkFile } from './atomicWrite';
+import { COPY_CHUNK, DIRECT_LIMIT, fsyncDir, fsyncFd, hashFile, unlinkFile, type WriteSource } from './atomicWrite';
 import { mapBounded } from './boundedParallel';
 import { SnapshotError } from './snapshotError';
-import { SHA256_HEX, type FileState } from './snapshotManifest';
+import { INLINE_BUDGET_BYTES, INLINE_MAX_BYTES, SHA256_HEX, type FileState } from './snapshotManifest';
 
 export class BlobStore {
   private readonly tmpDir: string;
@@ -29,7 +31,8 @@ export class BlobStore {
   /**
    * Reads the regular file at `abs`, hashes it, and writes its bytes under the blob's name (not yet fsync'd),
    * recorded in `batch`, unless a blob the batch may rely on holds them already. `commit(batch)` makes them
-   * durable; nothing may rely on a blob before that.
+   * durable; nothing may rely on a blob before that. A small file's bytes are returned inline instead (`data`),
+   * while the batch's inline budget lasts.
    *
    * A blob file is relied on only when a committed manifest names it (`batch.trusts`): one written by an operation
    * that never committed (a crash, in this process or another) may be cut short, so it is written again.
@@ -45,6 +48,10 @@ export class BlobStore {
         const mode = st.mode & 0o7777;
         const data = fsSync.readFileSync(fd);
         const hash = sha256(data);
+        if (data.length <= INLINE_MAX_BYTES && data.length <= batch.inlineLeft) {
+          batch.inlineLeft -= data.length;
+          return { hash, size: data.length, mode, data: data.toString('base64') };
+        }
         if (this.needsWrite(hash, data.length, batch)) {
           const final = this.placeFor(hash);
           const created = inShard(final, () => writeBlob(final, data));
@@ -152,8 +159,29 @@ export class BlobStore {
     return join(this.tmpDir, `${process.pid}-${randomBytes(6).toString('hex')}`);
   }
 
-  /** Re-hashes a blob; a missing or damaged blob is refused before anything is restored from it. */
-  async verify(hash: string, size: number): Promise<void> {
+  /** Where a restore takes a state's bytes from: its inline copy (checked here) or its blob (checked while copied). */
+  source(state: FileState): WriteSource {
+    if (state.data !== undefined) return { kind: 'buffer', data: inlineBytes(state) };
+    return { kind: 'blob', path: this.pathOf(state.hash), hash: state.hash };
+  }
+
+  /** The stored bytes of a state, checked against its hash. */
+  async read(state: FileState): Promise<Buffer> {
+    if (state.data !== undefined) return inlineBytes(state);
+    const data = await fs.readFile(this.pathOf(state.hash)).catch((err: unknown) => {
+      throw new SnapshotError('damaged-blob', `The stored copy ${state.hash.slice(0, 12)}… is missing or unreadable.`, {}, { cause: err });
+    });
+    if (sha256(data) !== state.hash) throw new SnapshotError('damaged-blob', `The stored copy ${state.hash.slice(0, 12)}… is damaged.`);
+    return data;
+  }
+
+  /** Re-hashes a state's stored bytes; missing or damaged ones are refused before anything is restored from them. */
+  async verify(state: FileState): Promise<void> {
+    if (state.data !== undefined) {
+      inlineBytes(state);
+      return;
+    }
+    const { hash, size } = state;
     const p = this.pathOf(hash);
     let actual: string;
     let actualSize: number;
@@ -211,6 +239,8 @@ export class BlobBatch {
   /** Those of `written` whose files this batch created (rather than rewrote). */
   readonly created = new Set<string>();
   private trusted: ReadonlySet<string> | undefined;
+  /** Bytes this operation may still keep inline in its manifest. */
+  inlineLeft = INLINE_BUDGET_BYTES;
 
   /** `committed`: the hashes named by committed manifests, asked for once, when the first blob is stored. */
   constructor(private readonly committed: () => ReadonlySet<string> = () => new Set()) {}
@@ -268,6 +298,16 @@ function writeNew(path: string, data: Buffer): void {
     throw err;
   }
   fsSync.closeSync(fd);
+}
+
+/** The bytes a manifest keeps inline, refused (like a damaged blob) unless they hash to the state's hash. */
+function inlineBytes(state: FileState): Buffer {
+  const data = Buffer.from(state.data ?? '', 'base64');
+  const actual = sha256(data);
+  if (actual !== state.hash || data.length !== state.size) {
+    throw new SnapshotError('damaged-blob', `The copy of ${state.hash.slice(0, 12)}… kept in the snapshot's manifest is damaged (its bytes hash to ${actual.slice(0, 12)}…, ${data.length} bytes); nothing was restored.`);
+  }
+  return data;
 }
 
 export function sha256(data: Buffer): string {

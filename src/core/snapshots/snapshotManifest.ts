@@ -4,12 +4,23 @@ import { z } from 'zod';
 
 export const SHA256_HEX = /^[0-9a-f]{64}$/;
 
+/** A file this small is kept in the manifest itself (`FileState.data`) rather than as a blob file of its own. */
+export const INLINE_MAX_BYTES = 16 * 1024;
+/** What one operation keeps inline at most, over all its files; the rest go to blob files. */
+export const INLINE_BUDGET_BYTES = 256 * 1024;
+
 export const FileState = z.object({
   /** sha256 of the bytes, lower-case hex; also the blob's name. */
   hash: z.string().regex(SHA256_HEX),
   size: z.number().int().nonnegative(),
   /** Permission bits (`mode & 0o7777`). */
   mode: z.number().int().nonnegative(),
+  /**
+   * The bytes themselves, base64, for a small file captured before an operation: kept in the journal and the
+   * manifest, which are made durable anyway, so the snapshot needs no blob file (and no fsync of one and its
+   * folder). Checked against `hash` before anything is restored from it, like a blob.
+   */
+  data: z.string().max(Math.ceil(INLINE_MAX_BYTES / 3) * 4).optional(),
 });
 export type FileState = z.infer<typeof FileState>;
 

@@ -331,7 +331,7 @@ export class SnapshotStore {
     const ws = await realWorkspace(options.workspace ?? target.workspace);
     // Every byte to restore is checked first, so a damaged store never leaves a half-restored workspace.
     await mapBounded(target.files, PARALLEL, async (f) => {
-      if (f.before) await this.blobs.verify(f.before.hash, f.before.size).catch((err: unknown) => {
+      if (f.before) await this.blobs.verify(f.before).catch((err: unknown) => {
         throw SnapshotError.is(err) ? new SnapshotError(err.reason, `Cannot roll back ${target.id}: ${f.path}: ${err.message}`, { paths: [f.path], snapshotId: target.id }, { cause: err }) : err;
       });
     });
@@ -390,7 +390,7 @@ export class SnapshotStore {
       rollsBack: target.id,
       forced: conflicts.length > 0,
     };
-    const source = (f: SnapshotFile): WriteSource => ({ kind: 'blob', path: this.blobs.pathOf(f.after!.hash), hash: f.after!.hash });
+    const source = (f: SnapshotFile): WriteSource => this.blobs.source(f.after!);
     const done = await this.runJournaled(manifest, 'complete', source, batch, {
       type: 'rollback',
       runId: target.runId,
@@ -588,7 +588,7 @@ export class SnapshotStore {
       const segs = f.path.split('/');
       for (let i = 1; i < segs.length; i++) await ensureDir(segs.slice(0, i).join('/'));
       const target = abs(f.path);
-      await writeFileAtomic(target, tmpPathFor(target, m.id, index), { kind: 'blob', path: this.blobs.pathOf(want.hash), hash: want.hash }, want.mode);
+      await writeFileAtomic(target, tmpPathFor(target, m.id, index), this.blobs.source(want), want.mode);
       touched.add(dirname(target));
     }
     for (const d of touched) await fsyncDir(d).catch(() => undefined);
@@ -735,13 +735,19 @@ export class SnapshotStore {
     return this.get(ref);
   }
 
-  /** The stored bytes of a file state (for a rollback preview diff), verified against their hash. */
+  /**
+   * The stored bytes of a file state (for a rollback preview diff), verified against their hash. A state that
+   * names only its hash (a document URI) is found among the manifests when they keep its bytes inline.
+   */
   async readBlob(state: FileState): Promise<Buffer> {
-    const data = await fs.readFile(this.blobs.pathOf(state.hash)).catch((err: unknown) => {
-      throw new SnapshotError('damaged-blob', `The stored copy ${state.hash.slice(0, 12)}… is missing or unreadable.`, {}, { cause: err });
-    });
-    if (sha256(data) !== state.hash) throw new SnapshotError('damaged-blob', `The stored copy ${state.hash.slice(0, 12)}… is damaged.`);
-    return data;
+    if (state.data === undefined) {
+      for (const m of this.cache.values()) {
+        for (const f of m.files) {
+          for (const s of [f.before, f.after]) if (s?.data !== undefined && s.hash === state.hash) return this.blobs.read(s);
+        }
+      }
+    }
+    return this.blobs.read(state);
   }
 
   /** The newest apply that is still in effect: what `airlock rollback --last` undoes. */
