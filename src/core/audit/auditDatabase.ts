@@ -289,9 +289,10 @@ export class AuditDatabase {
           rows.length = 0;
           inRows = 0;
         }
-        // The bits come from the stored text itself, parsed as a search will parse it.
+        // The bits come from the stored text itself, parsed as a search will parse it (once: an event read back
+        // from the journal was parsed from that text already).
         const block = blockOf(r.seq);
-        addEventText(this.textBlock(block), JSON.parse(r.body) as Partial<AuditEvent>);
+        addEventText(this.textBlock(block), (r.fromBody ? r.event : JSON.parse(r.body)) as Partial<AuditEvent>);
         textDirty.add(block);
         bump('run', run.id);
         bump('agent', agent);

@@ -29,6 +29,8 @@ export interface StoredEvent {
   readonly hash: string;
   readonly body: string;
   readonly event: Readonly<Record<string, unknown>>;
+  /** True when `event` was parsed from `body` (read back from a file), so it is exactly what a search sees. */
+  readonly fromBody?: boolean;
 }
 
 export type JournalLine =
@@ -67,7 +69,7 @@ export function parseJournalLine(line: string): JournalLine {
     if (typeof event !== 'object' || event === null || Array.isArray(event) || !Number.isSafeInteger(seq) || (seq as number) < 1) {
       return { kind: 'malformed', reason: 'the event has no valid seq' };
     }
-    return { kind: 'record', record: { seq: seq as number, hash, body, event: event as Record<string, unknown> } };
+    return { kind: 'record', record: { seq: seq as number, hash, body, event: event as Record<string, unknown>, fromBody: true } };
   }
   if (line.startsWith('{"airlockJournal":')) {
     try {
