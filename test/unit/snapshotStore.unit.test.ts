@@ -330,6 +330,14 @@ describe('SnapshotStore', () => {
       assert.deepEqual(pictureTree(ws), applied);
     });
 
+    it('finds an inline copy by its hash alone when another store (the CLI beside the editor) wrote the manifest since', async () => {
+      const editor = await SnapshotStore.open(state);
+      const cli = await SnapshotStore.open(state);
+      const snap = await cli.apply(ws, [modify('src/a.ts', 'export const a = 1;\n', 'changed\n')], meta);
+      const { hash, size } = snap.files[0]!.before!;
+      assert.equal((await editor.readBlob({ hash, size, mode: 0 })).toString(), 'export const a = 1;\n');
+    });
+
     it('keeps small files inline up to the per-operation budget, the rest as blobs; all restore byte-exact', async () => {
       const store = await SnapshotStore.open(state);
       const sizes = [0, 1, INLINE_MAX_BYTES, INLINE_MAX_BYTES + 1];

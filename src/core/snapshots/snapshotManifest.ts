@@ -6,8 +6,11 @@ export const SHA256_HEX = /^[0-9a-f]{64}$/;
 
 /** A file this small is kept in the manifest itself (`FileState.data`) rather than as a blob file of its own. */
 export const INLINE_MAX_BYTES = 16 * 1024;
-/** What one operation keeps inline at most, over all its files; the rest go to blob files. */
-export const INLINE_BUDGET_BYTES = 256 * 1024;
+/**
+ * What one operation keeps inline at most, over all its files; the rest go to blob files. Manifests are held in
+ * memory once read, so this also bounds what a store of 100 snapshots holds (about 8.5 MB of base64 at most).
+ */
+export const INLINE_BUDGET_BYTES = 64 * 1024;
 
 export const FileState = z.object({
   /** sha256 of the bytes, lower-case hex; also the blob's name. */

@@ -740,14 +740,22 @@ export class SnapshotStore {
    * names only its hash (a document URI) is found among the manifests when they keep its bytes inline.
    */
   async readBlob(state: FileState): Promise<Buffer> {
-    if (state.data === undefined) {
+    if (state.data !== undefined) return this.blobs.read(state);
+    const inline = () => {
       for (const m of this.cache.values()) {
         for (const f of m.files) {
-          for (const s of [f.before, f.after]) if (s?.data !== undefined && s.hash === state.hash) return this.blobs.read(s);
+          for (const s of [f.before, f.after]) if (s?.data !== undefined && s.hash === state.hash) return s;
         }
       }
+      return undefined;
+    };
+    // Another process (the CLI beside the editor) may have added the manifest that holds it since this store last looked.
+    let found = inline();
+    if (!found && !fsSync.existsSync(this.blobs.pathOf(state.hash))) {
+      await this.loadManifests();
+      found = inline();
     }
-    return this.blobs.read(state);
+    return this.blobs.read(found ?? state);
   }
 
   /** The newest apply that is still in effect: what `airlock rollback --last` undoes. */
