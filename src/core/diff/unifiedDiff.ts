@@ -42,8 +42,6 @@ function splitLines(text: string): string[] {
   return lines;
 }
 
-type Op = ' ' | '-' | '+';
-
 export function diffFiles(before: Buffer | null, after: Buffer | null, options: DiffOptions = {}): FileDiff {
   if (isBinary(before) || isBinary(after)) return { hunks: [], binary: true, coarse: false };
   const context = options.context ?? 3;
@@ -64,9 +62,9 @@ export function diffFiles(before: Buffer | null, after: Buffer | null, options: 
   const parts =
     lowerBound > MAX_EXACT_EDITS ? undefined : diffArrays(aMid, bMid, { timeout: options.timeoutMs ?? 500, maxEditLength: lowerBound * 2 + 2000 });
 
-  // The edit script over the whole file, as (op, index into a or b).
-  const ops: Array<[Op, number]> = [];
-  for (let i = 0; i < head; i++) ops.push([' ', i]);
+  // The edit script over the whole file: an op per line and its index into a (kept, removed) or b (added).
+  const script = new EditScript(a.length + b.length);
+  for (let i = 0; i < head; i++) script.push(KEEP, i);
   let coarse = false;
   if (parts) {
     let ai = head;
@@ -74,43 +72,72 @@ export function diffFiles(before: Buffer | null, after: Buffer | null, options: 
     for (const p of parts) {
       const n = p.count ?? p.value.length;
       for (let k = 0; k < n; k++) {
-        if (p.added) ops.push(['+', bi++]);
-        else if (p.removed) ops.push(['-', ai++]);
+        if (p.added) script.push(ADD, bi++);
+        else if (p.removed) script.push(REMOVE, ai++);
         else {
-          ops.push([' ', ai++]);
+          script.push(KEEP, ai++);
           bi++;
         }
       }
     }
   } else {
     coarse = true;
-    for (let i = head; i < aEnd; i++) ops.push(['-', i]);
-    for (let i = head; i < bEnd; i++) ops.push(['+', i]);
+    for (let i = head; i < aEnd; i++) script.push(REMOVE, i);
+    for (let i = head; i < bEnd; i++) script.push(ADD, i);
   }
-  for (let i = aEnd; i < a.length; i++) ops.push([' ', i]);
-  return { hunks: buildHunks(ops, a, b, context), binary: false, coarse };
+  for (let i = aEnd; i < a.length; i++) script.push(KEEP, i);
+  return { hunks: buildHunks(script, a, b, context), binary: false, coarse };
+}
+
+const KEEP = 0;
+const REMOVE = 1;
+const ADD = 2;
+const OP_CHAR = [' ', '-', '+'] as const;
+
+/** An edit script in two flat arrays (a file of 100,000 lines would otherwise be 100,000 small arrays). */
+class EditScript {
+  readonly ops: Uint8Array;
+  readonly index: Int32Array;
+  length = 0;
+
+  constructor(capacity: number) {
+    this.ops = new Uint8Array(capacity);
+    this.index = new Int32Array(capacity);
+  }
+
+  push(op: number, index: number): void {
+    this.ops[this.length] = op;
+    this.index[this.length++] = index;
+  }
 }
 
 /**
  * Lines present on one side only: a lower bound on the edit distance. Counted over 32-bit line hashes (a
- * collision can only lower the bound), because hashing strings in a Map costs more than the diff itself.
+ * collision can only lower the bound), sorted and merged: a Map of 100,000 lines cost more than the diff itself.
  */
 function oneSided(a: readonly string[], b: readonly string[]): number {
-  const count = new Map<number, number>();
-  for (const l of a) {
-    const h = lineHash(l);
-    count.set(h, (count.get(h) ?? 0) + 1);
+  const ha = lineHashes(a).sort();
+  const hb = lineHashes(b).sort();
+  let i = 0;
+  let j = 0;
+  let common = 0;
+  while (i < ha.length && j < hb.length) {
+    const x = ha[i]!;
+    const y = hb[j]!;
+    if (x === y) {
+      common++;
+      i++;
+      j++;
+    } else if (x < y) i++;
+    else j++;
   }
-  let onlyB = 0;
-  for (const l of b) {
-    const h = lineHash(l);
-    const n = count.get(h);
-    if (n) count.set(h, n - 1);
-    else onlyB++;
-  }
-  let onlyA = 0;
-  for (const n of count.values()) onlyA += n;
-  return onlyA + onlyB;
+  return ha.length + hb.length - 2 * common;
+}
+
+function lineHashes(lines: readonly string[]): Int32Array {
+  const out = new Int32Array(lines.length);
+  for (let i = 0; i < lines.length; i++) out[i] = lineHash(lines[i]!);
+  return out;
 }
 
 /** FNV-1a over UTF-16 code units. */
@@ -121,40 +148,38 @@ function lineHash(s: string): number {
 }
 
 /** Groups an edit script into hunks with `context` lines around changes, merging hunks that touch. */
-function buildHunks(ops: ReadonlyArray<[Op, number]>, a: readonly string[], b: readonly string[], context: number): StructuredPatchHunk[] {
+function buildHunks(script: EditScript, a: readonly string[], b: readonly string[], context: number): StructuredPatchHunk[] {
+  const { ops, index } = script;
   const hunks: StructuredPatchHunk[] = [];
   const changed: number[] = [];
-  ops.forEach(([op], i) => {
-    if (op !== ' ') changed.push(i);
-  });
+  for (let i = 0; i < script.length; i++) if (ops[i] !== KEEP) changed.push(i);
+  // Lines of each side before script position `at`, counted forward once for all hunks (they come in order).
+  let at = 0;
+  let oldBefore = 0;
+  let newBefore = 0;
   let k = 0;
   while (k < changed.length) {
-    let from = Math.max(0, changed[k]! - context);
+    const from = Math.max(0, changed[k]! - context);
     let last = changed[k]!;
     while (k + 1 < changed.length && changed[k + 1]! - last <= 2 * context + 1) last = changed[++k]!;
     k++;
-    const to = Math.min(ops.length - 1, last + context);
-    // Where this hunk starts in each file: count the lines of each side before `from`.
-    let oldStart = 0;
-    let newStart = 0;
-    for (let i = 0; i < from; i++) {
-      const op = ops[i]![0];
-      if (op !== '+') oldStart++;
-      if (op !== '-') newStart++;
+    const to = Math.min(script.length - 1, last + context);
+    for (; at < from; at++) {
+      if (ops[at] !== ADD) oldBefore++;
+      if (ops[at] !== REMOVE) newBefore++;
     }
-    from = Math.max(from, 0);
     const lines: string[] = [];
     let oldLines = 0;
     let newLines = 0;
     for (let i = from; i <= to; i++) {
-      const [op, idx] = ops[i]!;
-      const text = op === '+' ? b[idx]! : a[idx]!;
-      lines.push(op + (text.endsWith('\n') ? text.slice(0, -1) : text));
+      const op = ops[i]!;
+      const text = op === ADD ? b[index[i]!]! : a[index[i]!]!;
+      lines.push(OP_CHAR[op as 0 | 1 | 2] + (text.endsWith('\n') ? text.slice(0, -1) : text));
       if (!text.endsWith('\n')) lines.push(NO_NEWLINE);
-      if (op !== '+') oldLines++;
-      if (op !== '-') newLines++;
+      if (op !== ADD) oldLines++;
+      if (op !== REMOVE) newLines++;
     }
-    hunks.push({ oldStart: oldStart + 1, oldLines, newStart: newStart + 1, newLines, lines });
+    hunks.push({ oldStart: oldBefore + 1, oldLines, newStart: newBefore + 1, newLines, lines });
   }
   return hunks;
 }
