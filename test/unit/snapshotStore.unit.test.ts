@@ -1,7 +1,7 @@
 // SnapshotStore: apply, rollback, redo, conflicts, path safety, audit, retention and the store lock.
 import * as assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ProposedChange } from '../../src/core/staging/proposedChange';
 import { SnapshotError } from '../../src/core/snapshots/snapshotError';
@@ -307,6 +307,7 @@ describe('SnapshotStore', () => {
       assert.equal(snap.files[1]!.before!.data, undefined, 'a large file is not kept inline');
       const applied = pictureTree(ws);
       const blob = join(state, 'snapshots', 'blobs', snap.files[1]!.before!.hash.slice(0, 2), snap.files[1]!.before!.hash);
+      chmodSync(blob, 0o644); // blobs are read-only files: whoever damages one has made it writable first
       writeFileSync(blob, 'K'.repeat(key.length)); // same size, different bytes
       const err = await rejects(store.rollback(snap.id), 'damaged-blob');
       assert.match(err.message, /secret\.key/);
