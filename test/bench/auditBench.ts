@@ -307,14 +307,13 @@ export async function auditBench(): Promise<BenchSection> {
     // Naive persistence: every append exports and writes the whole database (the write-out measures exactly that).
     const naivePerSec = 1000 / r.writeOutMs;
     rows.push({
-      label: `append, eager writer (database in memory), durable, ${IN_FLIGHT} in flight ${at}`,
+      label: `append, eager writer (database in memory; no product writer is one), durable, ${IN_FLIGHT} in flight ${at}`,
       ours: `${fmtN(r.appendsPerSec)}/s (${r.appendUs.toFixed(1)} µs each; CPU ${r.cpuUs.toFixed(1)} µs = ${fmtN(1e6 / r.cpuUs)}/s on a free core)`,
       baseline: `${naivePerSec.toFixed(naivePerSec < 10 ? 2 : 0)}/s`,
       ratio: `${fmtN(r.appendsPerSec / naivePerSec)}×`,
-      target: `≥ 20,000/s ${mark(r.appendsPerSec >= 20_000)}`,
     });
     rows.push({
-      label: `append, lazy writer (the runtime's; write-outs on a worker) ${at}`,
+      label: `append, lazy writer (every product writer: runs, airlock run, snapshots; write-outs on a worker) ${at}`,
       ours: `${fmtN(r.lazyPerSec)}/s (CPU ${r.lazyCpuUs.toFixed(1)} µs = ${fmtN(1e6 / r.lazyCpuUs)}/s on a free core)`,
       target: `≥ 20,000/s ${mark(r.lazyPerSec >= 20_000)}`,
     });
@@ -353,7 +352,6 @@ export async function auditBench(): Promise<BenchSection> {
     rows.push({
       label: `append cost ${fmtN(large.n)} vs ${fmtN(small.n)}, eager writer`,
       ours: `${ratio.toFixed(2)}× (${largeUs.toFixed(1)} µs incl. ${amortisedWriteOutUs(large).toFixed(1)} µs write-out share, vs ${small.appendUs.toFixed(1)} µs)`,
-      target: `≤ 1.5× ${mark(ratio <= 1.5)}`,
     });
     // The runtime's writer is lazy: its write-outs run on a worker thread. The small log's lazy appends included
     // theirs (every 10,000 events); the large one's share is its measured write-out spread over its interval.
@@ -366,11 +364,12 @@ export async function auditBench(): Promise<BenchSection> {
       target: `≤ 1.5× ${mark(lazyLargeUs / lazySmallUs <= 1.5)}`,
     });
     const cpuRatio = (large.cpuUs + amortisedWriteOutUs(large)) / small.cpuUs;
-    rows.push({ label: `append CPU ${fmtN(large.n)} vs ${fmtN(small.n)}, eager writer`, ours: `${cpuRatio.toFixed(2)}×`, target: `≤ 1.5× ${mark(cpuRatio <= 1.5)}` });
+    rows.push({ label: `append CPU ${fmtN(large.n)} vs ${fmtN(small.n)}, eager writer`, ours: `${cpuRatio.toFixed(2)}×` });
   }
   notes.push(
     `machine load while measuring: ${loadavg().map((x) => x.toFixed(1)).join(' / ')} (1/5/15 min) on ${cpus().length} cores — wall-clock figures on a shared machine run slower than on a free one`,
-    `appends: ${fmtN(APPENDS)} events with ${fmtN(IN_FLIGHT)} in flight, each resolved after fdatasync of the journal; the time includes folding them into the in-memory database`,
+    `appends: ${fmtN(APPENDS)} events with ${fmtN(IN_FLIGHT)} in flight, each resolved after fdatasync of the journal; an eager writer's time includes folding them into its in-memory database`,
+    'the targets are on the lazy writer: every writer the product opens is one (the extension\'s runs, `airlock run`, `airlock snapshots`); the eager writer (AuditLog.open without `lazy`) is shown for comparison',
     'write-out happens when the journal reaches max(10,000, 25% of the database): its cost per event stays constant as the log grows',
     'baseline: exporting and writing the whole sql.js database once per append (measured as one write-out)',
   );
