@@ -105,13 +105,16 @@ function closeQuietly(fd: number): void {
   }
 }
 
+/** Writes all of `data` at the file's position, in this thread. */
+export function writeAllSync(fd: number, data: Buffer): void {
+  let off = 0;
+  while (off < data.length) off += fsSync.writeSync(fd, data, off, data.length - off);
+}
+
 /** Writes all of `data` at the file's position: directly when small, through the thread pool when large. */
 async function writeAll(fd: number, data: Buffer): Promise<void> {
+  if (data.length <= DIRECT_LIMIT) return writeAllSync(fd, data);
   let off = 0;
-  if (data.length <= DIRECT_LIMIT) {
-    while (off < data.length) off += fsSync.writeSync(fd, data, off, data.length - off);
-    return;
-  }
   while (off < data.length) {
     const at = off;
     off += await new Promise<number>((resolve, reject) =>
@@ -175,8 +178,7 @@ export function placeWholeThenSync(target: string, data: Buffer): Promise<void> 
   let fd: number | undefined;
   try {
     fd = fsSync.openSync(tmp, 'wx', 0o666);
-    let off = 0;
-    while (off < data.length) off += fsSync.writeSync(fd, data, off, data.length - off);
+    writeAllSync(fd, data);
     fsSync.renameSync(tmp, target);
   } catch (err) {
     if (fd !== undefined) closeQuietly(fd);

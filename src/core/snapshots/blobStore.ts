@@ -6,7 +6,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import * as fsSync from 'node:fs';
 import { promises as fs } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { COPY_CHUNK, DIRECT_LIMIT, fsyncDir, fsyncFd, hashFile, unlinkFile, type WriteSource } from './atomicWrite';
+import { COPY_CHUNK, DIRECT_LIMIT, fsyncDir, fsyncFd, hashFile, unlinkFile, writeAllSync, type WriteSource } from './atomicWrite';
 import { mapBounded } from './boundedParallel';
 import { SnapshotError } from './snapshotError';
 import { INLINE_BUDGET_BYTES, INLINE_MAX_BYTES, SHA256_HEX, type FileState } from './snapshotManifest';
@@ -290,8 +290,7 @@ function writeBlob(final: string, data: Buffer): boolean {
 function writeNew(path: string, data: Buffer): void {
   const fd = fsSync.openSync(path, 'wx', 0o444);
   try {
-    let off = 0;
-    while (off < data.length) off += fsSync.writeSync(fd, data, off, data.length - off);
+    writeAllSync(fd, data);
   } catch (err) {
     fsSync.closeSync(fd);
     unlinkFile(path);
