@@ -283,6 +283,27 @@ describe('SnapshotStore under file-system faults', function () {
       assert.equal(readFileSync(join(ws, 'a.txt'), 'utf8'), original);
     });
 
+    it('a hash a committed manifest keeps only inline does not make a blob file of that hash trusted', async () => {
+      const same = Buffer.alloc(INLINE_MAX_BYTES, 's');
+      writeTree(ws, { 'first.txt': same });
+      const store = await SnapshotStore.open(state);
+      await store.apply(ws, [modify('first.txt', same, 'changed\n')], meta); // its manifest keeps `same` inline
+      // A blob file of that hash left by an operation that died: the right name and length, the wrong bytes.
+      const hash = createHash('sha256').update(same).digest('hex');
+      const blob = join(state, 'snapshots', 'blobs', hash.slice(0, 2), hash);
+      mkdirSync(join(blob, '..'), { recursive: true });
+      writeFileSync(blob, Buffer.alloc(INLINE_MAX_BYTES, 'X'));
+      // Five files of that content: four fill the inline budget, the fifth needs the blob.
+      const names = ['f1', 'f2', 'f3', 'f4', 'f5'].map((n) => `${n}.txt`);
+      writeTree(ws, Object.fromEntries(names.map((n) => [n, same])));
+      const before = pictureTree(ws);
+      const snap = await store.apply(ws, names.map((n) => modify(n, same, 'x')), meta);
+      assert.ok(snap.files.some((f) => f.before!.data === undefined), 'one of them is a blob');
+      assert.deepEqual(readFileSync(blob), same, 'the blob was written again');
+      await store.rollback(snap.id);
+      assert.deepEqual(pictureTree(ws), before);
+    });
+
     it('an ordinary user (not root) can apply, roll back and redo: blobs are read-only files', function () {
       const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
       if (isRoot) {

@@ -34,7 +34,7 @@ export class BlobStore {
    * durable; nothing may rely on a blob before that. A small file's bytes are returned inline instead (`data`),
    * while the batch's inline budget lasts.
    *
-   * A blob file is relied on only when a committed manifest names it (`batch.trusts`): one written by an operation
+   * A blob file is relied on only when a committed manifest stored it (`batch.trusts`): one written by an operation
    * that never committed (a crash, in this process or another) may be cut short, so it is written again.
    */
   async putFile(abs: string, batch: BlobBatch): Promise<FileState> {
@@ -242,7 +242,7 @@ export class BlobBatch {
   /** Bytes this operation may still keep inline in its manifest. */
   inlineLeft = INLINE_BUDGET_BYTES;
 
-  /** `committed`: the hashes named by committed manifests, asked for once, when the first blob is stored. */
+  /** `committed`: the hashes of the blobs committed manifests stored, asked for once, when the first blob is stored. */
   constructor(private readonly committed: () => ReadonlySet<string> = () => new Set()) {}
 
   trusts(hash: string): boolean {

@@ -881,14 +881,15 @@ export class SnapshotStore {
     }
   }
 
-  /** The blobs committed manifests name: the only blob files an operation may rely on without writing them again. */
+  /**
+   * The blobs committed manifests stored: the only blob files an operation may rely on without writing them again.
+   * Those are the `before` states not kept inline (the same set retention keeps); an `after` hash, or an inline
+   * copy, says nothing about a blob file of that hash (one may be left by a crash).
+   */
   private committedBlobs(): Set<string> {
     const out = new Set<string>();
     for (const m of this.cache.values()) {
-      for (const f of m.files) {
-        if (f.before) out.add(f.before.hash);
-        if (f.after) out.add(f.after.hash);
-      }
+      for (const f of m.files) if (f.before && f.before.data === undefined) out.add(f.before.hash);
     }
     return out;
   }
