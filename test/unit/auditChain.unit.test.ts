@@ -27,6 +27,37 @@ describe('AuditLog hash chain (property tests)', function () {
 
   before(loadCanonicalJson);
 
+  it('canonical JSON is RFC 8785: its own examples of key order, numbers and strings come out byte for byte', () => {
+    // RFC 8785 §3.2.3: members sorted by their UTF-16 code units (not by code point, not by locale).
+    const sorting = {
+      '\u20ac': 'Euro Sign',
+      '\r': 'Carriage Return',
+      '\ufb33': 'Hebrew Letter Dalet With Dagesh',
+      '1': 'One',
+      '\ud83d\ude00': 'Emoji: Grinning Face',
+      '\u0080': 'Control',
+      '\u00f6': 'Latin Small Letter O With Diaeresis',
+    };
+    assert.equal(
+      canonicalJson(sorting),
+      '{"\\r":"Carriage Return","1":"One","\u0080":"Control","\u00f6":"Latin Small Letter O With Diaeresis","\u20ac":"Euro Sign","\ud83d\ude00":"Emoji: Grinning Face","\ufb33":"Hebrew Letter Dalet With Dagesh"}',
+    );
+    // RFC 8785 §3.2.2 (its example input, written as JavaScript literals).
+    const mixed = {
+      numbers: [333333333.33333329, 1e30, 4.5, 2e-3, 0.000000000000000000000000001],
+      string: '\u20ac$\u000F\u000aA\'\u0042\u0022\u005c\\"/',
+      literals: [null, true, false],
+    };
+    assert.equal(canonicalJson(mixed), '{"literals":[null,true,false],"numbers":[333333333.3333333,1e+30,4.5,0.002,1e-27],"string":"\u20ac$\\u000f\\nA\'B\\"\\\\\\\\\\"/"}');
+    // Appendix B number forms; -0 is 0; members without a JSON value are left out; arrays keep their order.
+    assert.equal(canonicalJson([1e21, 1e-7, -0, 5e-324, 9007199254740992, 0.1 + 0.2]), '[1e+21,1e-7,0,5e-324,9007199254740992,0.30000000000000004]');
+    assert.equal(canonicalJson({ b: [3, 1], a: undefined, c: { z: 1, y: null } }), '{"b":[3,1],"c":{"y":null,"z":1}}');
+    // Values JSON cannot carry are refused rather than written in a form another implementation would read differently.
+    assert.throws(() => canonicalJson({ s: 'a\ud800b' }), /surrogate/i);
+    assert.throws(() => canonicalJson({ n: Number.NaN }), /NaN/);
+    assert.throws(() => canonicalJson({ n: Number.POSITIVE_INFINITY }), /Infinity/);
+  });
+
   it('each hash is sha256(prevHash + RFC 8785 JSON of the event without hash), from 64 zeros', async () => {
     const { dir, events } = await buildLog([sampleEvent(1), sampleEvent(2)], [sampleEvent(3)]);
     try {

@@ -1290,6 +1290,7 @@ async function compressSegment(path: string): Promise<void> {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
     throw e;
   }
-  if (!fs.existsSync(gz)) await writeFileAtomic(gz, await gzipAsync(raw));
+  // Level 1: a segment is mostly hashes, which no level compresses; level 6 took nearly twice the CPU for 3% less size.
+  if (!fs.existsSync(gz)) await writeFileAtomic(gz, await gzipAsync(raw, { level: 1 }));
   await fs.promises.rm(path, { force: true });
 }
