@@ -104,6 +104,11 @@ export class AgentRuntime {
     return [...this.active.values()];
   }
 
+  /** The sandbox process's id while one is running (for diagnostics and the benchmark's CPU figures). */
+  get sandboxPid(): number | undefined {
+    return this.sandbox.pid;
+  }
+
   /**
    * Starts a run. Throws PolicyError (invalid policy) or AgentFileError (no such agent or workspace) before
    * anything runs; everything after that ends up in the report.
