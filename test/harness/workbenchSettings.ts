@@ -17,6 +17,9 @@ export const quietSettings: Readonly<Record<string, unknown>> = {
   'git.openRepositoryInParentFolders': 'never',
   'diffEditor.useInlineViewWhenSpaceIsLimited': false,
   'security.workspace.trust.startupPrompt': 'never',
+  // VS Code for the Web (code-server) saves a changed editor after 1 s by default; desktop VS Code does not. Tests
+  // that leave an editor unsaved on purpose would otherwise race that save (and the demo behaves like desktop).
+  'files.autoSave': 'off',
 };
 
 /** Writes `<userDataDir>/<scope>/settings.json` for each scope: the quiet settings with `settings` over them. */
