@@ -1,9 +1,9 @@
-// `npm test`: build, type-check, lint, then the test layers in order (the unit layer a second time as an ordinary
-// user when run as root), stopping at the first failure, with each layer's own output as it comes, and one closing
-// line that adds up every mocha summary the layers printed.
+// `npm test`: build, type-check, lint, then the test layers in order (the unit and integration layers a second
+// time as an ordinary user when run as root), stopping at the first failure, with each layer's own output as it
+// comes, and one closing line that adds up every mocha summary the layers printed.
 import { spawn } from 'node:child_process';
 
-const steps = ['build', 'compile', 'lint', 'test:unit', 'test:unit:unprivileged', 'test:integration', 'test:e2e'];
+const steps = ['build', 'compile', 'lint', 'test:unit', 'test:unit:unprivileged', 'test:integration', 'test:integration:unprivileged', 'test:e2e'];
 const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
 const totals = { passed: 0, failed: 0, skipped: 0 };
 const perLayer = [];
