@@ -164,13 +164,13 @@ export async function runtimeBench(): Promise<BenchSection> {
   } finally {
     runtime.dispose();
   }
+  const middle = <T>(sorted: readonly T[]): T => sorted[Math.floor(sorted.length / 2)]!;
+  const range = (sorted: readonly number[], show: (x: number) => string, what: string) => `(${show(sorted[0]!)}–${show(sorted[sorted.length - 1]!)} over ${sorted.length} ${what})`;
   const byP50 = [...runs].sort((a, b) => a.p50 - b.p50);
-  const ours = byP50[Math.floor(byP50.length / 2)]!;
-  const perSecond = [...runs].map((r) => r.perSecond).sort((a, b) => a - b);
-  const medianPerSecond = perSecond[Math.floor(perSecond.length / 2)]!;
+  const ours = middle(byP50);
+  const perSecond = runs.map((r) => r.perSecond).sort((a, b) => a - b);
   const sortedFloors = [...floors].sort((a, b) => a - b);
-  const floor = sortedFloors[Math.floor(sortedFloors.length / 2)]!;
-  const range = (lo: string, hi: string) => `(${lo}–${hi} over ${ROUNDS} runs)`;
+  const floor = middle(sortedFloors);
 
   const direct = timeSync(5000, () => readFileSync(file));
   const script = `const fs=require('fs');const p=process.argv[1];if(p.includes('..'))process.exit(2);fs.readFileSync(p)`;
@@ -184,7 +184,7 @@ export async function runtimeBench(): Promise<BenchSection> {
     rows: [
       {
         label: 'guarded round trip p50 (median run)',
-        ours: `${ms(ours.p50)} ${range(ms(byP50[0]!.p50), ms(byP50[byP50.length - 1]!.p50))}`,
+        ours: `${ms(ours.p50)} ${range(byP50.map((r) => r.p50), ms, 'runs')}`,
         baseline: `${ms(spawnP50, 1)} (process per call)`,
         ratio: ratio(spawnP50, ours.p50),
         target: target(ours.p50 <= 0.3, '≤ 0.3 ms'),
@@ -196,16 +196,16 @@ export async function runtimeBench(): Promise<BenchSection> {
       },
       {
         label: 'guarded calls per second (median run)',
-        ours: `${perSec(medianPerSecond)} ${range(perSec(perSecond[0]!), perSec(perSecond[perSecond.length - 1]!))}`,
+        ours: `${perSec(middle(perSecond))} ${range(perSecond, perSec, 'runs')}`,
         baseline: `${perSec(1000 / spawnP50)} (process per call)`,
-        target: target(medianPerSecond >= 3000, '≥ 3,000/s'),
+        target: target(middle(perSecond) >= 3000, '≥ 3,000/s'),
       },
       { label: 'same, every read fdatasync\'d before it returns', ours: `${ms(strict.p50)} p50, ${perSec(strict.perSecond)}`, baseline: '', ratio: `written ack ${(strict.p50 / ours.p50).toFixed(1)}× faster` },
       { label: 'fs.readFileSync direct p50', ours: '', baseline: ms(percentile(direct, 50), 4), ratio: `guard costs ${(ours.p50 / percentile(direct, 50)).toFixed(0)}× a bare read` },
       {
         label: 'floor: IPC ping-pong between two processes p50',
         ours: '',
-        baseline: `${ms(floor)} ${range(ms(sortedFloors[0]!), ms(sortedFloors[sortedFloors.length - 1]!)).replace(`${ROUNDS} runs`, `${floors.length} measures`)}`,
+        baseline: `${ms(floor)} ${range(sortedFloors, ms, 'measures')}`,
         ratio: `guarded p50 is ${(ours.p50 / floor).toFixed(1)}× the floor`,
       },
     ],

@@ -835,8 +835,8 @@ export class SnapshotStore {
       this.cache.delete(m.id);
     }
     if (drop.length > 0) await fsyncDir(this.manifestsDir);
-    const keep = new Set<string>();
-    for (const m of this.cache.values()) for (const f of m.files) if (f.before) keep.add(f.before.hash);
+    // The blobs the kept manifests stored (the cache holds only those now), and any an unfinished operation names.
+    const keep = this.committedBlobs();
     for (const name of await fs.readdir(this.journalDir)) {
       try {
         const j = SnapshotJournal.parse(JSON.parse(await fs.readFile(join(this.journalDir, name), 'utf8')));
