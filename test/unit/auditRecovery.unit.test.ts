@@ -236,6 +236,33 @@ describe('AuditLog recovery and bad input', function () {
     this.test!.title += isRoot ? ' [as uid 65534]' : '';
   });
 
+  it('a folder made read-only while the writer holds the lock: the next take says permission denied, not "busy" after the timeout', function () {
+    // The lock file that could not be removed names this live process; waiting for it would wait for ourselves.
+    fs.chmodSync(dir, 0o755);
+    if (isRoot) fs.chownSync(dir, 65534, 65534);
+    const script = `
+      const fs = require('node:fs');
+      const { AuditWriterLock } = require(${JSON.stringify(join(__dirname, '../../src/core/audit/auditLock'))});
+      const dir = ${JSON.stringify(dir)};
+      (async () => {
+        const lock = new AuditWriterLock(dir + '/audit.lock', 3000);
+        await lock.acquire();
+        fs.chmodSync(dir, 0o555);
+        lock.release();
+        const out = [];
+        try { await lock.acquire(); out.push('taken'); } catch (e) { out.push(e.reason + ': ' + e.message); }
+        fs.chmodSync(dir, 0o755);
+        await lock.acquire();
+        out.push(lock.held ? 'taken after the folder is writable again' : 'not held');
+        lock.release();
+        out.push(fs.existsSync(dir + '/audit.lock') ? 'lock file left' : 'lock file removed');
+        process.stdout.write(out.join('\\n'));
+      })().catch((e) => { process.stdout.write('failed ' + e.stack); process.exit(1); });`;
+    const out = execFileSync(process.execPath, ['-e', script], { encoding: 'utf8', ...(isRoot ? { uid: 65534, gid: 65534 } : {}) }).split('\n');
+    assert.match(out[0]!, /^permission-denied: .*permission denied while unlocking .*audit\.lock \(EACCES\)\. Make the state folder writable/, out[0]);
+    assert.deepEqual(out.slice(1), ['taken after the folder is writable again', 'lock file removed']);
+  });
+
   it('two writer processes appending at once lose nothing, interleave whole events, and keep one chain', async function () {
     this.timeout(120_000); // its own waits allow a slow machine a minute
     const a = startWriter(['burst', dir, '600', 'A']);

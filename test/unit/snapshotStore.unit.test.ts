@@ -1,7 +1,7 @@
 // SnapshotStore: apply, rollback, redo, conflicts, path safety, audit, retention and the store lock.
 import * as assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ProposedChange } from '../../src/core/staging/proposedChange';
 import { SnapshotError } from '../../src/core/snapshots/snapshotError';
@@ -566,6 +566,33 @@ describe('SnapshotStore', () => {
       writeFileSync(join(state, 'snapshots', 'lock'), JSON.stringify({ pid: Number(dead.stdout), host: (await import('node:os')).hostname(), boot, token: 'old' }));
       await store.apply(ws, [create('after-crash.txt', 'x')], meta);
       assert.ok(!existsSync(join(state, 'snapshots', 'lock')));
+    });
+
+    it('a state folder made read-only while the lock is held: the operation keeps its result, the next one says why it cannot lock', () => {
+      // The lock file that could not be removed names this live process; waiting for it would wait for ourselves.
+      const dir = join(state, 'lockdir');
+      mkdirSync(dir);
+      chmodSync(state, 0o755);
+      const asNobody = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {};
+      if (asNobody.uid !== undefined) chownSync(dir, 65534, 65534);
+      const script = `
+        const fs = require('node:fs');
+        const { withStoreLock } = require(${JSON.stringify(join(__dirname, '../../src/core/snapshots/storeLock'))});
+        const dir = ${JSON.stringify(dir)};
+        const lock = dir + '/lock';
+        (async () => {
+          const out = [await withStoreLock(lock, 3000, async () => (fs.chmodSync(dir, 0o555), 'first operation done'))];
+          try { await withStoreLock(lock, 3000, async () => 'taken'); } catch (e) { out.push(e.reason + ': ' + e.message); }
+          fs.chmodSync(dir, 0o755);
+          out.push(await withStoreLock(lock, 3000, async () => 'taken after the folder is writable again'));
+          out.push(fs.existsSync(lock) ? 'lock file left' : 'lock file removed');
+          process.stdout.write(out.join('\\n'));
+        })().catch((e) => { process.stdout.write('failed ' + e.stack); process.exit(1); });`;
+      const run = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', ...asNobody });
+      const out = run.stdout.split('\n');
+      assert.equal(out[0], 'first operation done', run.stdout + run.stderr);
+      assert.match(out[1]!, /^read-only: Could not remove the snapshot store's lock .*lock: the file system refused the write \(EACCES\)/, out[1]);
+      assert.deepEqual(out.slice(2), ['taken after the folder is writable again', 'lock file removed']);
     });
 
     it('waits for a live holder and then says the store is busy', async () => {

@@ -21,6 +21,8 @@ const WAIT_MARK = '.wait-';
 
 export class AuditWriterLock {
   private token: string | undefined;
+  /** Our own lock file that `release` could not remove (the folder stopped being writable): it blocks everyone. */
+  private leftover: { token: string; error: unknown } | undefined;
 
   constructor(
     readonly path: string,
@@ -33,6 +35,7 @@ export class AuditWriterLock {
 
   async acquire(): Promise<void> {
     if (this.token) throw new Error('AuditWriterLock.acquire while already held');
+    this.removeLeftover();
     const deadline = Date.now() + this.timeoutMs;
     let delay = 1;
     let waitFile: string | undefined;
@@ -142,14 +145,40 @@ export class AuditWriterLock {
     const token = this.token;
     this.token = undefined;
     if (!token) return;
-    const owner = readOwner(this.path);
+    let owner: LockOwner | 'gone' | 'unreadable';
+    try {
+      owner = readOwner(this.path);
+    } catch (e) {
+      this.leftover = { token, error: e };
+      return;
+    }
     if (typeof owner === 'object' && owner.token === token) {
       try {
         fs.unlinkSync(this.path);
-      } catch {
-        // Gone already: nothing to release.
+      } catch (e) {
+        // Gone already: nothing to release. Anything else (the folder was made read-only while we held the lock)
+        // leaves a lock naming this live process, which every writer, this one included, would wait out.
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') this.leftover = { token, error: e };
       }
     }
+  }
+
+  /**
+   * Removes the lock file an earlier `release` could not, or says why it still cannot: waiting for a lock that
+   * names ourselves would only end in a misleading "busy" after the timeout.
+   */
+  private removeLeftover(): void {
+    const left = this.leftover;
+    if (!left) return;
+    const owner = readOwner(this.path);
+    if (typeof owner === 'object' && owner.token === left.token) {
+      try {
+        fs.unlinkSync(this.path);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw auditIoError(e, 'unlocking', this.path);
+      }
+    }
+    this.leftover = undefined;
   }
 }
 

@@ -4,13 +4,18 @@
 // takes microseconds, less than a trip through the thread pool.
 import * as fs from 'node:fs';
 import { unlinkFile } from './atomicWrite';
-import { SnapshotError } from './snapshotError';
+import { SnapshotError, snapshotErrorFromFs } from './snapshotError';
 import { lockOwnerAlive, newLockOwner, parseLockOwner, type LockOwner } from '../lockOwner';
 
 
 const STEAL_GUARD_STALE_MS = 10_000;
 /** In-process queue per lock file: two stores in one process wait for each other here, not on the pid check. */
 const inProcess = new Map<string, Promise<unknown>>();
+/**
+ * Lock files this process could not remove when it let go (the state folder stopped being writable meanwhile),
+ * by path, with the token they hold. Such a file names this live process: waiting for it would wait for ourselves.
+ */
+const leftovers = new Map<string, string>();
 
 
 /** Runs `fn` holding the lock at `lockPath`. */
@@ -33,6 +38,7 @@ export async function withStoreLock<T>(lockPath: string, timeoutMs: number, fn: 
 }
 
 async function acquire(lockPath: string, timeoutMs: number): Promise<string> {
+  removeLeftover(lockPath);
   const me = newLockOwner();
   const deadline = Date.now() + timeoutMs;
   let delay = 5;
@@ -58,9 +64,27 @@ async function acquire(lockPath: string, timeoutMs: number): Promise<string> {
   }
 }
 
+/** Never throws: the operation it ends has succeeded or failed on its own; a lock it cannot remove is kept in mind. */
 async function release(lockPath: string, token: string): Promise<void> {
-  const owner = readOwner(lockPath);
-  if (typeof owner === 'object' && owner.token === token) unlinkFile(lockPath);
+  try {
+    const owner = readOwner(lockPath);
+    if (typeof owner === 'object' && owner.token === token) unlinkFile(lockPath);
+  } catch {
+    leftovers.set(lockPath, token);
+  }
+}
+
+/** Removes our own lock file an earlier release could not, or says why it still cannot. */
+function removeLeftover(lockPath: string): void {
+  const token = leftovers.get(lockPath);
+  if (token === undefined) return;
+  try {
+    const owner = readOwner(lockPath);
+    if (typeof owner === 'object' && owner.token === token) unlinkFile(lockPath);
+  } catch (err) {
+    throw snapshotErrorFromFs(err, 'Could not remove the snapshot store\'s lock', lockPath);
+  }
+  leftovers.delete(lockPath);
 }
 
 function readOwner(lockPath: string): LockOwner | 'gone' | 'unreadable' {
