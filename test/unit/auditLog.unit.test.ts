@@ -212,6 +212,44 @@ describe('AuditLog', function () {
       }
     });
 
+    /** Two write-outs by one lazy writer (120 events each), with `between` done to the database file in between. */
+    async function twoWriteOuts(between: (dbFile: string) => void): Promise<void> {
+      const log = await AuditLog.open(dir, { lazy: true, persist: { minEvents: 100, ratio: 0, onClose: false } });
+      await Promise.all(Array.from({ length: 120 }, (_, i) => log.append(sampleEvent(i))));
+      await log.persist();
+      assert.equal(await databaseHead(), 120);
+      between(join(dir, 'audit.sqlite'));
+      await Promise.all(Array.from({ length: 120 }, (_, i) => log.append(sampleEvent(120 + i))));
+      await log.persist();
+      await log.close();
+    }
+    const quarantined = () => fs.readdirSync(dir).filter((n) => n.includes('.corrupt-'));
+
+    it('a later write-out folds into the database the worker kept, without reading the file again', async () => {
+      // Zero the file in place, keeping its inode, size and time: only a write-out that reads it would notice.
+      await twoWriteOuts((file) => {
+        const st = fs.statSync(file);
+        fs.writeFileSync(file, Buffer.alloc(st.size), { flag: 'r+' });
+        fs.utimesSync(file, st.atime, st.mtime);
+      });
+      assert.deepEqual(quarantined(), [], 'the zeroed file was never read (it would have been set aside as damaged)');
+      assert.equal(await databaseHead(), 240);
+      const v = await verifyAuditLog(dir);
+      assert.ok(v.ok && v.events === 240, v.message);
+    });
+
+    it('a database file replaced since (another writer wrote it out) is read again, not the one kept', async () => {
+      // A damaged file renamed into place: the write-out must look at it, find it damaged, and the writer rebuild it.
+      await twoWriteOuts((file) => {
+        fs.writeFileSync(`${file}.other`, Buffer.alloc(fs.statSync(file).size));
+        fs.renameSync(`${file}.other`, file);
+      });
+      assert.equal(quarantined().length, 1, 'the replaced file was read, found damaged and set aside');
+      assert.equal(await databaseHead(), 240);
+      const v = await verifyAuditLog(dir);
+      assert.ok(v.ok && v.events === 240, v.message);
+    });
+
     it('when the worker cannot run, writes the database out in its own thread instead', async () => {
       const log = await AuditLog.open(dir, { lazy: true, persist: { minEvents: 50, ratio: 0, onClose: false }, writeOutWorker: join(dir, 'no-such-worker.js') });
       await Promise.all(Array.from({ length: 130 }, (_, i) => log.append(sampleEvent(i))));

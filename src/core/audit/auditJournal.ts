@@ -362,19 +362,22 @@ function tempName(path: string): string {
   return `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
 }
 
-/** Writes a whole file durably: temp file, fsync, rename, fsync of the folder. */
-export async function writeFileAtomic(path: string, data: Uint8Array): Promise<void> {
+/** Writes a whole file durably: temp file, fsync, rename, fsync of the folder. Returns the file's stat as written. */
+export async function writeFileAtomic(path: string, data: Uint8Array): Promise<fs.Stats> {
   const tmp = tempName(path);
   try {
     const fh = await fs.promises.open(tmp, 'w');
+    let written: fs.Stats;
     try {
       await fh.writeFile(data);
       await fh.sync();
+      written = await fh.stat();
     } finally {
       await fh.close();
     }
     await fs.promises.rename(tmp, path);
     syncDir(join(path, '..'));
+    return written;
   } catch (e) {
     await fs.promises.rm(tmp, { force: true });
     throw auditIoError(e, 'writing', path);

@@ -1,7 +1,8 @@
 // Writing the audit database out for a lazy writer (one that keeps no database in memory), from the database file
 // and the journal segments: load, fold the segments in, export, write. At a million events that is seconds of
 // work and hundreds of MB, so a lazy writer runs it on a worker thread (auditWriteOutWorker.ts) while its appends go
-// on; the thread that appends only rotates the journal, under the lock, before handing over.
+// on; the thread that appends only rotates the journal, under the lock, before handing over. The worker of a small
+// log is kept between write-outs, and so is the database it wrote: the next write-out folds into it directly.
 //
 // Nothing here needs the writer lock: the events up to `upTo` are already in the database or in rotated
 // segments, which are never rewritten (only compressed, which readSegment follows), and the database file is
@@ -30,26 +31,90 @@ export type WriteOutReply = { readonly ok: true; readonly result: WriteOutResult
 /** How many times the segments are listed again when a concurrent rotation or compression hid some events. */
 const READ_ATTEMPTS = 3;
 
-export async function writeOutDatabase(job: WriteOutJob): Promise<WriteOutResult> {
-  const dbPath = join(job.stateDir, DATABASE_FILE);
-  let bytes: Buffer | undefined;
+/**
+ * A worker (and the database it wrote) kept after a write-out of a database up to this size (sql.js's heap never
+ * shrinks: it holds the largest).
+ */
+const KEEP_WORKER_MAX_EVENTS = 100_000;
+
+/**
+ * The database a write-out left in this thread's memory (small logs only, see KEEP_WORKER_MAX_EVENTS), with the
+ * identity of the file it wrote. The next write-out of the same folder starts from it instead of reading, loading
+ * and checking the file again, as long as the file on disk is still that one (same inode, size and time: writers
+ * only ever replace it by a rename, so anything else, another writer's write-out included, means reload).
+ */
+let kept: { readonly dbPath: string; readonly db: AuditDatabase; readonly file: FileIdentity } | undefined;
+
+interface FileIdentity {
+  readonly dev: number;
+  readonly ino: number;
+  readonly size: number;
+  readonly mtimeMs: number;
+}
+
+// Whole milliseconds: what every file system and every tool that sets times keeps.
+const identity = (st: fs.Stats): FileIdentity => ({ dev: st.dev, ino: st.ino, size: st.size, mtimeMs: Math.floor(st.mtimeMs) });
+
+function sameFile(a: FileIdentity, path: string): boolean {
+  let st: fs.Stats;
   try {
-    bytes = fs.readFileSync(dbPath);
+    st = fs.statSync(path);
+  } catch {
+    return false;
+  }
+  const b = identity(st);
+  return b.dev === a.dev && b.ino === a.ino && b.size === a.size && b.mtimeMs === a.mtimeMs;
+}
+
+/**
+ * The database to fold into, with the identity of the file it is (the file's when read, through the same open file):
+ * the one kept from the last write-out when the file is still that one, else the file.
+ */
+async function databaseFor(dbPath: string): Promise<{ db: AuditDatabase; file: FileIdentity | undefined }> {
+  const k = kept;
+  kept = undefined;
+  if (k && k.dbPath === dbPath && sameFile(k.file, dbPath)) return k;
+  k?.db.close();
+  let bytes: Buffer | undefined;
+  let file: FileIdentity | undefined;
+  let fd: number | undefined;
+  try {
+    fd = fs.openSync(dbPath, 'r');
+    file = identity(fs.fstatSync(fd));
+    bytes = fs.readFileSync(fd);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
   }
   // A damaged database is not repaired here: the caller falls back to the writer's own path, which rebuilds it.
-  const db = bytes ? await AuditDatabase.fromBytes(bytes, dbPath) : await AuditDatabase.create();
+  return { db: bytes ? await AuditDatabase.fromBytes(bytes, dbPath) : await AuditDatabase.create(), file };
+}
+
+/**
+ * Folds the rotated segments up to `job.upTo` into the database file. With `keep`, a database of up to
+ * KEEP_WORKER_MAX_EVENTS events stays in memory for the next write-out of the same folder.
+ */
+export async function writeOutDatabase(job: WriteOutJob, options: { keep?: boolean } = {}): Promise<WriteOutResult> {
+  const dbPath = join(job.stateDir, DATABASE_FILE);
+  const loaded = await databaseFor(dbPath);
+  const db = loaded.db;
+  let file = loaded.file;
+  let ok = false;
   try {
     const from = db.maxSeq;
-    if (from >= job.upTo) return { lastSeq: from };
+    if (from >= job.upTo) {
+      ok = true;
+      return { lastSeq: from };
+    }
     for (let attempt = 1; ; attempt++) {
       const { records } = collectAfter(job.stateDir, from, undefined, job.upTo);
       const whole = records.length === job.upTo - from && records.every((r, i) => r.seq === from + 1 + i);
       if (whole) {
         for (let i = 0; i < records.length; i += 10_000) db.insert(records.slice(i, i + 10_000));
         const last = records[records.length - 1]!;
-        await writeFileAtomic(dbPath, db.export({ seq: last.seq, hash: last.hash }));
+        file = identity(await writeFileAtomic(dbPath, db.export({ seq: last.seq, hash: last.hash })));
+        ok = true;
         return { lastSeq: last.seq };
       }
       if (attempt >= READ_ATTEMPTS) {
@@ -57,12 +122,11 @@ export async function writeOutDatabase(job: WriteOutJob): Promise<WriteOutResult
       }
     }
   } finally {
-    db.close();
+    // Kept only when it is known to equal the file on disk; after a failure nothing is trusted.
+    if (options.keep && ok && file && db.maxSeq <= KEEP_WORKER_MAX_EVENTS) kept = { dbPath, db, file };
+    else db.close();
   }
 }
-
-/** A worker kept after a write-out of a database up to this size (sql.js's heap never shrinks: it holds the largest). */
-const KEEP_WORKER_MAX_EVENTS = 100_000;
 
 /**
  * Runs writeOutDatabase on a worker thread, one job at a time. The worker is kept for `idleMs` after a job on a
