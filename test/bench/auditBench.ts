@@ -82,8 +82,11 @@ async function cachedLog(n: number, notes: string[]): Promise<string> {
   return dir;
 }
 
-/** Appends everything with IN_FLIGHT appends outstanding at any time (a counter, so the driver costs O(1) per event). */
-async function appendAll(log: AuditLog, inputs: readonly AuditEventInput[]): Promise<void> {
+/**
+ * Appends `count` events (by default all of `inputs`, cycling through them when asked for more) with IN_FLIGHT
+ * appends outstanding at any time (a counter, so the driver costs O(1) per event).
+ */
+async function appendAll(log: AuditLog, inputs: readonly AuditEventInput[], count = inputs.length): Promise<void> {
   let inFlight = 0;
   let wake: (() => void) | undefined;
   let failure: unknown;
@@ -93,7 +96,8 @@ async function appendAll(log: AuditLog, inputs: readonly AuditEventInput[]): Pro
     wake = undefined;
     w?.();
   };
-  for (const input of inputs) {
+  for (let i = 0; i < count; i++) {
+    const input = inputs[i % inputs.length]!;
     while (inFlight >= IN_FLIGHT) await new Promise<void>((r) => (wake = r));
     inFlight++;
     log.append(input).then(done, (e: unknown) => {
@@ -145,7 +149,8 @@ interface SizeResult {
   cpuUs: number;
   lazyPerSec: number;
   lazyCpuUs: number;
-  /** The same writer after its first write-out (its worker running): the amortised figure. */
+  /** The same writer over whole write-out cycles, after its first write-out: the amortised figure. */
+  steadyEvents: number;
   steadyPerSec: number;
   steadyCpuUs: number;
   foldUs: number;
@@ -245,17 +250,30 @@ async function measure(n: number, notes: string[]): Promise<SizeResult> {
     const lazyCpu = process.cpuUsage();
     const lazyRun = await time(() => appendAll(lazyLog, lazyInputs));
     const lazyCpuUsed = process.cpuUsage(lazyCpu);
-    // The same writer in its steady state (what "amortised" means): its first write-out is done, so its worker is
-    // running and holds the database; the write-outs due during these appends (one per max(10,000, 25%) events)
-    // are in the time.
+    // The same writer amortised over whole write-out cycles: after its first write-out (its worker runs, and holds a
+    // small database), the appends of as many whole cycles (a write-out every max(10,000, 25% of the database)
+    // events) as make at least APPENDS, timed until the last cycle's write-out is on disk.
     await lazyLog.persist();
+    let steadyEvents = 0;
+    for (let head = lazyLog.lastEvent.seq; steadyEvents < APPENDS; ) {
+      const cycle = writeOutInterval(head);
+      steadyEvents += cycle;
+      head += cycle;
+    }
     const steadyInputs = Array.from({ length: APPENDS }, (_, i) => benchEvent(n + 2 * APPENDS + 1 + i));
     const steadyCpu = process.cpuUsage();
-    const steadyRun = await time(() => appendAll(lazyLog, steadyInputs));
+    const steadyRun = await time(async () => {
+      await appendAll(lazyLog, steadyInputs, steadyEvents);
+      await lazyLog.persist();
+    });
     const steadyCpuUsed = process.cpuUsage(steadyCpu);
     await lazyLog.close();
 
-    // Recovery: the journal now holds the events appended since the lazy writer's last write-out; opening replays them.
+    // Recovery: a writer that died before writing out (never, here) leaves APPENDS events in the journal; opening
+    // replays them.
+    const dying = await AuditLog.open(work, { lazy: true, persist: { onClose: false, minEvents: Number.MAX_SAFE_INTEGER } });
+    await appendAll(dying, lazyInputs);
+    await dying.close();
     const reopened = await time(() => AuditLog.open(work));
     const log2 = reopened.value;
     const replayed = log2.recovery.replayed;
@@ -263,7 +281,7 @@ async function measure(n: number, notes: string[]): Promise<SizeResult> {
     await log2.close();
     // The same write-out by a lazy writer (the runtime's), after a few more appends: folded on a worker thread.
     const lazyAgain = await AuditLog.open(work, { lazy: true, persist: { onClose: false } });
-    await appendAll(lazyAgain, Array.from({ length: LATE_APPENDS }, (_, i) => benchEvent(n + 3 * APPENDS + 1 + i)));
+    await appendAll(lazyAgain, Array.from({ length: LATE_APPENDS }, (_, i) => benchEvent(n + 3 * APPENDS + steadyEvents + 1 + i)));
     const lazyWriteOut = await stallDuring(() => lazyAgain.persist());
     await lazyAgain.close();
 
@@ -280,8 +298,9 @@ async function measure(n: number, notes: string[]): Promise<SizeResult> {
       cpuUs: (cpu.user + cpu.system) / APPENDS,
       lazyPerSec: APPENDS / (lazyRun.ms / 1000),
       lazyCpuUs: (lazyCpuUsed.user + lazyCpuUsed.system) / APPENDS,
-      steadyPerSec: APPENDS / (steadyRun.ms / 1000),
-      steadyCpuUs: (steadyCpuUsed.user + steadyCpuUsed.system) / APPENDS,
+      steadyEvents,
+      steadyPerSec: steadyEvents / (steadyRun.ms / 1000),
+      steadyCpuUs: (steadyCpuUsed.user + steadyCpuUsed.system) / steadyEvents,
       foldUs: (fold.ms * 1000) / APPENDS,
       recoveryMs: reopened.ms,
       replayed,
@@ -289,7 +308,7 @@ async function measure(n: number, notes: string[]): Promise<SizeResult> {
       writeOutStall: writeOut,
       lazyWriteOutStall: lazyWriteOut,
       verifyMs: verified.ms,
-      verifyOk: verified.value.ok && verified.value.events === n + 3 * APPENDS + LATE_APPENDS,
+      verifyOk: verified.value.ok && verified.value.events === stored(n, steadyEvents),
       dbBytes: fs.statSync(join(work, 'audit.sqlite')).size,
       readerInThread,
       readerWorker,
@@ -299,16 +318,10 @@ async function measure(n: number, notes: string[]): Promise<SizeResult> {
   }
 }
 
-/**
- * A lazy writer's amortised cost per append (µs): its steady-state appends, where the write-outs due (one every
- * max(10,000, 25% of the database) events) fall within them; where none fell in (a large log), the measured
- * write-out's time spread over its interval is added, as if it had held the appends up for all of it.
- */
-function lazyAmortised(r: SizeResult): { us: number; shareUs: number; interval: number } {
-  const interval = Math.max(10_000, 0.25 * (r.n + 2 * APPENDS));
-  const shareUs = interval > APPENDS ? (r.lazyWriteOutStall.ms * 1000) / interval : 0;
-  return { us: 1e6 / r.steadyPerSec + shareUs, shareUs, interval };
-}
+/** A lazy writer writes out when its journal holds max(10,000, 25% of the database) events. */
+const writeOutInterval = (dbEvents: number) => Math.max(10_000, Math.ceil(0.25 * dbEvents));
+/** Events in the log at the end of a size's measurements. */
+const stored = (n: number, steadyEvents: number) => n + 3 * APPENDS + steadyEvents + LATE_APPENDS;
 
 /** A write-out happens every max(10,000, 25% of the log) events: its cost spread over them. */
 const amortisedWriteOutUs = (r: SizeResult) => (r.writeOutMs * 1000) / Math.max(10_000, 0.25 * r.n);
@@ -336,11 +349,10 @@ export async function auditBench(): Promise<BenchSection> {
       baseline: `${naivePerSec.toFixed(naivePerSec < 10 ? 2 : 0)}/s`,
       ratio: `${fmtN(r.appendsPerSec / naivePerSec)}×`,
     });
-    const lazy = lazyAmortised(r);
     rows.push({
       label: `append, lazy writer (every product writer: runs, airlock run, snapshots; write-outs on a worker), amortised ${at}`,
-      ours: `${fmtN(1e6 / lazy.us)}/s (CPU ${r.steadyCpuUs.toFixed(1)} µs; ${lazy.shareUs > 0 ? `${fmtN(r.steadyPerSec)}/s plus a ${lazy.shareUs.toFixed(1)} µs share of the write-out due every ${fmtN(lazy.interval)} events` : `the ${(APPENDS / lazy.interval).toFixed(1)} write-outs due in ${fmtN(APPENDS)} events included`})`,
-      target: `≥ 20,000/s ${mark(1e6 / lazy.us >= 20_000)}`,
+      ours: `${fmtN(r.steadyPerSec)}/s (CPU ${r.steadyCpuUs.toFixed(1)} µs; ${fmtN(r.steadyEvents)} appends and their write-outs, until on disk)`,
+      target: `≥ 20,000/s ${mark(r.steadyPerSec >= 20_000)}`,
     });
     rows.push({
       label: `append, lazy writer's first ${fmtN(APPENDS)} (starts its write-out worker) ${at}`,
@@ -354,7 +366,14 @@ export async function auditBench(): Promise<BenchSection> {
       target: big ? `< 200 ms ${mark(worst < 200)}` : undefined,
     });
     rows.push({ label: `text search ${at}`, ours: `${fmtMs(r.textCommonMs)} common, ${fmtMs(r.textRareMs)} no match` });
-    rows.push({ label: `verify ${at}`, ours: `${fmtMs(r.verifyMs)}${r.verifyOk ? '' : ' (FAILED)'}`, target: big ? `< 5 s ${mark(r.verifyMs < 5000 && r.verifyOk)}` : undefined });
+    // By then the log holds the appends measured above too: verify's time (linear in the events) is also given per 1M.
+    const events = stored(r.n, r.steadyEvents);
+    const perMillionMs = (r.verifyMs * 1e6) / events;
+    rows.push({
+      label: `verify ${at}`,
+      ours: `${fmtMs(r.verifyMs)} for ${fmtN(events)} events${big ? ` (${fmtMs(perMillionMs)} per 1,000,000)` : ''}${r.verifyOk ? '' : ' (FAILED)'}`,
+      target: big ? `< 5 s per 1,000,000 ${mark(perMillionMs < 5000 && r.verifyOk)}` : undefined,
+    });
     rows.push({ label: `open (load database) ${at}`, ours: fmtMs(r.openMs) });
     rows.push({ label: `open + recovery (${fmtN(r.replayed)} journal events) ${at}`, ours: fmtMs(r.recoveryMs) });
     rows.push({
@@ -370,7 +389,7 @@ export async function auditBench(): Promise<BenchSection> {
       baseline: `${fmtMs(r.writeOutStall.worstGapMs)} (in the thread)`,
       ratio: `${(r.writeOutStall.worstGapMs / r.lazyWriteOutStall.worstGapMs).toFixed(0)}× shorter`,
     });
-    rows.push({ label: `database size ${at}`, ours: `${(r.dbBytes / 1e6).toFixed(1)} MB (${fmtN(r.dbBytes / (r.n + 3 * APPENDS + LATE_APPENDS))} B/event)` });
+    rows.push({ label: `database size ${at}`, ours: `${(r.dbBytes / 1e6).toFixed(1)} MB (${fmtN(r.dbBytes / stored(r.n, r.steadyEvents))} B/event)` });
   }
   if (results.length >= 2) {
     const small = results[0]!;
@@ -384,12 +403,12 @@ export async function auditBench(): Promise<BenchSection> {
     });
     // The runtime's writer is lazy: its write-outs run on a worker thread. The small log's lazy appends included
     // theirs (every 10,000 events); the large one's share is its measured write-out spread over its interval.
-    const lazySmall = lazyAmortised(small);
-    const lazyLarge = lazyAmortised(large);
+    const lazySmallUs = 1e6 / small.steadyPerSec;
+    const lazyLargeUs = 1e6 / large.steadyPerSec;
     rows.push({
       label: `append cost ${fmtN(large.n)} vs ${fmtN(small.n)}, lazy writer (the runtime's), amortised`,
-      ours: `${(lazyLarge.us / lazySmall.us).toFixed(2)}× (${lazyLarge.us.toFixed(1)} µs incl. ${lazyLarge.shareUs.toFixed(1)} µs write-out share on the worker, vs ${lazySmall.us.toFixed(1)} µs)`,
-      target: `≤ 1.5× ${mark(lazyLarge.us / lazySmall.us <= 1.5)}`,
+      ours: `${(lazyLargeUs / lazySmallUs).toFixed(2)}× (${lazyLargeUs.toFixed(1)} µs vs ${lazySmallUs.toFixed(1)} µs, write-outs included)`,
+      target: `≤ 1.5× ${mark(lazyLargeUs / lazySmallUs <= 1.5)}`,
     });
     const cpuRatio = (large.cpuUs + amortisedWriteOutUs(large)) / small.cpuUs;
     rows.push({ label: `append CPU ${fmtN(large.n)} vs ${fmtN(small.n)}, eager writer`, ours: `${cpuRatio.toFixed(2)}×` });
@@ -398,7 +417,7 @@ export async function auditBench(): Promise<BenchSection> {
     `machine load while measuring: ${loadavg().map((x) => x.toFixed(1)).join(' / ')} (1/5/15 min) on ${cpus().length} cores — wall-clock figures on a shared machine run slower than on a free one`,
     `appends: ${fmtN(APPENDS)} events with ${fmtN(IN_FLIGHT)} in flight, each resolved after fdatasync of the journal; an eager writer's time includes folding them into its in-memory database`,
     'the targets are on the lazy writer: every writer the product opens is one (the extension\'s runs, `airlock run`, `airlock snapshots`); the eager writer (AuditLog.open without `lazy`) is shown for comparison',
-    `amortised: a writer's steady state, measured over ${fmtN(APPENDS)} appends after its first write-out (its worker then runs, and holds a small database between write-outs); a new writer's first ${fmtN(APPENDS)} also pay for starting the worker and loading the database (shown beside it)`,
+    `amortised: a running writer (its first write-out done: its worker runs, and holds a small database between write-outs) appends whole write-out cycles (a write-out every max(10,000, 25% of the database) events; cycles enough for ${fmtN(APPENDS)} events at least), timed until the last cycle's write-out is on disk; a new writer's first ${fmtN(APPENDS)} appends, timed until the last is durable (including the worker's start; write-outs they began may still be running), are shown beside it`,
     'write-out happens when the journal reaches max(10,000, 25% of the database): its cost per event stays constant as the log grows',
     'baseline: exporting and writing the whole sql.js database once per append (measured as one write-out)',
   );
