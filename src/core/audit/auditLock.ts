@@ -21,8 +21,8 @@ const WAIT_MARK = '.wait-';
 
 export class AuditWriterLock {
   private token: string | undefined;
-  /** Our own lock file that `release` could not remove (the folder stopped being writable): it blocks everyone. */
-  private leftover: { token: string; error: unknown } | undefined;
+  /** The token of our own lock file that `release` could not remove (the folder stopped being writable). */
+  private leftover: string | undefined;
 
   constructor(
     readonly path: string,
@@ -148,8 +148,8 @@ export class AuditWriterLock {
     let owner: LockOwner | 'gone' | 'unreadable';
     try {
       owner = readOwner(this.path);
-    } catch (e) {
-      this.leftover = { token, error: e };
+    } catch {
+      this.leftover = token;
       return;
     }
     if (typeof owner === 'object' && owner.token === token) {
@@ -158,7 +158,7 @@ export class AuditWriterLock {
       } catch (e) {
         // Gone already: nothing to release. Anything else (the folder was made read-only while we held the lock)
         // leaves a lock naming this live process, which every writer, this one included, would wait out.
-        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') this.leftover = { token, error: e };
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') this.leftover = token;
       }
     }
   }
@@ -168,10 +168,10 @@ export class AuditWriterLock {
    * names ourselves would only end in a misleading "busy" after the timeout.
    */
   private removeLeftover(): void {
-    const left = this.leftover;
-    if (!left) return;
+    const token = this.leftover;
+    if (!token) return;
     const owner = readOwner(this.path);
-    if (typeof owner === 'object' && owner.token === left.token) {
+    if (typeof owner === 'object' && owner.token === token) {
       try {
         fs.unlinkSync(this.path);
       } catch (e) {
