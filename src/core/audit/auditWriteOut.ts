@@ -52,8 +52,8 @@ interface FileIdentity {
   readonly mtimeMs: number;
 }
 
-// Whole milliseconds: what every file system and every tool that sets times keeps.
-const identity = (st: fs.Stats): FileIdentity => ({ dev: st.dev, ino: st.ino, size: st.size, mtimeMs: Math.floor(st.mtimeMs) });
+// Whole milliseconds, rounded as Node's `Stats.mtime` rounds them: a time set back from that date compares equal.
+const identity = (st: fs.Stats): FileIdentity => ({ dev: st.dev, ino: st.ino, size: st.size, mtimeMs: Math.round(st.mtimeMs) });
 
 function sameFile(a: FileIdentity, path: string): boolean {
   let st: fs.Stats;
