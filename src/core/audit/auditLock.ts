@@ -141,10 +141,18 @@ export class AuditWriterLock {
     return true;
   }
 
+  /** Lets go of the lock; when not held, removes a lock file an earlier release could not, if it can now. */
   release(): void {
     const token = this.token;
     this.token = undefined;
-    if (!token) return;
+    if (!token) {
+      try {
+        this.removeLeftover();
+      } catch {
+        // Still not removable: the next take says why; another writer takes it over once it is stale.
+      }
+      return;
+    }
     let owner: LockOwner | 'gone' | 'unreadable';
     try {
       owner = readOwner(this.path);
