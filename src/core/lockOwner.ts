@@ -1,7 +1,9 @@
 // Who holds a lock file, for the audit writer lock and the snapshot store lock alike: pid, host and boot id, so a
-// lock whose owner died is recognised at once (a crash never blocks the recovery that has to clean up after it).
+// lock whose owner died is recognised at once (a crash never blocks the recovery that has to clean up after it);
+// and the file operations both locks share. File-system errors are thrown as they come: each lock names them in
+// its own error type.
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync, unlinkSync } from 'node:fs';
 import { hostname } from 'node:os';
 
 export interface LockOwner {
@@ -47,5 +49,37 @@ export function lockOwnerAlive(owner: LockOwner): boolean {
     return true;
   } catch (e) {
     return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** The owner the lock file at `path` names; 'gone' when there is no file. */
+export function readLockOwner(path: string): LockOwner | 'gone' | 'unreadable' {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return 'gone';
+    throw e;
+  }
+  return parseLockOwner(text);
+}
+
+/** Whether the file at `path` was last modified more than `ms` ago (false when it cannot be read). */
+export function lockFileOlderThan(path: string, ms: number): boolean {
+  try {
+    return Date.now() - statSync(path).mtimeMs > ms;
+  } catch {
+    return false;
+  }
+}
+
+/** Deletes the lock file at `path` if it still names `token` (a missing file is fine). */
+export function removeOwnLockFile(path: string, token: string): void {
+  const owner = readLockOwner(path);
+  if (typeof owner !== 'object' || owner.token !== token) return;
+  try {
+    unlinkSync(path);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
   }
 }

@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { AuditError, auditIoError } from './auditError';
-import { lockOwnerAlive, newLockOwner, parseLockOwner, type LockOwner } from '../lockOwner';
+import { lockFileOlderThan as olderThan, lockOwnerAlive, newLockOwner, readLockOwner, removeOwnLockFile, type LockOwner } from '../lockOwner';
 
 /** A lock unrefreshed for this long is taken over even if its pid looks alive (the pid was reused after a crash). */
 const HELD_TOO_LONG_MS = 60_000;
@@ -143,31 +143,16 @@ export class AuditWriterLock {
 
   /** Lets go of the lock; when not held, removes a lock file an earlier release could not, if it can now. */
   release(): void {
-    const token = this.token;
+    const token = this.token ?? this.leftover;
+    if (!token) return;
     this.token = undefined;
-    if (!token) {
-      try {
-        this.removeLeftover();
-      } catch {
-        // Still not removable: the next take says why; another writer takes it over once it is stale.
-      }
-      return;
-    }
-    let owner: LockOwner | 'gone' | 'unreadable';
     try {
-      owner = readOwner(this.path);
+      removeOwnLockFile(this.path, token);
+      this.leftover = undefined;
     } catch {
+      // The folder was made read-only while we held the lock: the file names this live process, which every
+      // writer, this one included, would wait out. The next take retries and says why it cannot.
       this.leftover = token;
-      return;
-    }
-    if (typeof owner === 'object' && owner.token === token) {
-      try {
-        fs.unlinkSync(this.path);
-      } catch (e) {
-        // Gone already: nothing to release. Anything else (the folder was made read-only while we held the lock)
-        // leaves a lock naming this live process, which every writer, this one included, would wait out.
-        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') this.leftover = token;
-      }
     }
   }
 
@@ -176,36 +161,21 @@ export class AuditWriterLock {
    * names ourselves would only end in a misleading "busy" after the timeout.
    */
   private removeLeftover(): void {
-    const token = this.leftover;
-    if (!token) return;
-    const owner = readOwner(this.path);
-    if (typeof owner === 'object' && owner.token === token) {
-      try {
-        fs.unlinkSync(this.path);
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw auditIoError(e, 'unlocking', this.path);
-      }
+    if (!this.leftover) return;
+    try {
+      removeOwnLockFile(this.path, this.leftover);
+    } catch (e) {
+      throw auditIoError(e, 'unlocking', this.path);
     }
     this.leftover = undefined;
   }
 }
 
 function readOwner(path: string): LockOwner | 'gone' | 'unreadable' {
-  let text: string;
   try {
-    text = fs.readFileSync(path, 'utf8');
+    return readLockOwner(path);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return 'gone';
     throw auditIoError(e, 'reading', path);
-  }
-  return parseLockOwner(text);
-}
-
-function olderThan(path: string, ms: number): boolean {
-  try {
-    return Date.now() - fs.statSync(path).mtimeMs > ms;
-  } catch {
-    return false;
   }
 }
 

@@ -5,7 +5,7 @@
 import * as fs from 'node:fs';
 import { unlinkFile } from './atomicWrite';
 import { SnapshotError, snapshotErrorFromFs } from './snapshotError';
-import { lockOwnerAlive, newLockOwner, parseLockOwner, type LockOwner } from '../lockOwner';
+import { lockFileOlderThan as olderThan, lockOwnerAlive, newLockOwner, readLockOwner as readOwner, removeOwnLockFile } from '../lockOwner';
 
 
 const STEAL_GUARD_STALE_MS = 10_000;
@@ -67,8 +67,7 @@ async function acquire(lockPath: string, timeoutMs: number): Promise<string> {
 /** Never throws: the operation it ends has succeeded or failed on its own; a lock it cannot remove is kept in mind. */
 async function release(lockPath: string, token: string): Promise<void> {
   try {
-    const owner = readOwner(lockPath);
-    if (typeof owner === 'object' && owner.token === token) unlinkFile(lockPath);
+    removeOwnLockFile(lockPath, token);
   } catch {
     leftovers.set(lockPath, token);
   }
@@ -79,32 +78,11 @@ function removeLeftover(lockPath: string): void {
   const token = leftovers.get(lockPath);
   if (token === undefined) return;
   try {
-    const owner = readOwner(lockPath);
-    if (typeof owner === 'object' && owner.token === token) unlinkFile(lockPath);
+    removeOwnLockFile(lockPath, token);
   } catch (err) {
     throw snapshotErrorFromFs(err, 'Could not remove the snapshot store\'s lock', lockPath);
   }
   leftovers.delete(lockPath);
-}
-
-function readOwner(lockPath: string): LockOwner | 'gone' | 'unreadable' {
-  let text: string;
-  try {
-    text = fs.readFileSync(lockPath, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 'gone';
-    throw err;
-  }
-  return parseLockOwner(text);
-}
-
-
-function olderThan(p: string, ms: number): boolean {
-  try {
-    return Date.now() - fs.statSync(p).mtimeMs > ms;
-  } catch {
-    return false;
-  }
 }
 
 /** Removes a dead owner's lock. A guard folder makes sure two stealers cannot remove each other's fresh lock. */
