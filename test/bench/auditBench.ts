@@ -11,7 +11,7 @@ import { encodeHeaderLine } from '../../src/core/audit/auditJournal';
 import type { StoredEvent } from '../../src/core/audit/auditJournal';
 import { AuditReader } from '../../src/core/audit/auditReader';
 import { AuditLog, verifyAuditLog } from '../../src/core/audit/auditLog';
-import { canonicalJson, chainHash, GENESIS_HASH, loadCanonicalJson } from '../../src/core/audit/hashChain';
+import { canonicalJson, chainHash, GENESIS_HASH } from '../../src/core/audit/hashChain';
 import type { BenchRow, BenchSection } from './benchTypes';
 
 const CACHE_VERSION = 2;
@@ -330,7 +330,6 @@ const fmtN = (n: number) => Math.round(n).toLocaleString('en-US');
 const mark = (ok: boolean) => (ok ? '✓' : '✗');
 
 export async function auditBench(): Promise<BenchSection> {
-  await loadCanonicalJson();
   const sizes = (process.env.AIRLOCK_BENCH_AUDIT_SIZES ?? '1000,1000000').split(',').map((s) => Number(s.trim())).filter((x) => x > 0);
   const notes: string[] = [];
   await warmUp();

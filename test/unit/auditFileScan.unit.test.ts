@@ -12,7 +12,7 @@ import type { Database } from 'sql.js';
 import { knownSchemas, loadSqlJs } from '../../src/core/audit/auditDatabase';
 import { AuditLog, verifyAuditLog } from '../../src/core/audit/auditLog';
 import { checkEventFile } from '../../src/core/audit/eventFileScan';
-import { ChainVerifier, GENESIS_HASH, loadCanonicalJson, type VerifyResult } from '../../src/core/audit/hashChain';
+import { ChainVerifier, GENESIS_HASH, type VerifyResult } from '../../src/core/audit/hashChain';
 import { editDatabase, flipByte, removeDir, sampleEvent, tempStateDir } from '../fixtures/auditTestKit';
 
 /** Events of every size: small ones, ones just over a page, and ones spanning several overflow pages. */
@@ -39,7 +39,6 @@ function sharedCopy(path: string): Buffer {
 
 describe('verify reads the database file directly, and agrees with SQLite', function () {
   this.timeout(180_000);
-  before(loadCanonicalJson);
 
   it('an intact log with overflow pages and non-ASCII text is read directly, every event, on threads and without', async () => {
     const dir = await buildDatabase(600);

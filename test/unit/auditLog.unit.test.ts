@@ -171,12 +171,27 @@ describe('AuditLog', function () {
 
   describe('write-out of a lazy writer', () => {
     /** A worker script, in a folder of its own, that notes each thread start in its folder, then runs the real write-out worker. */
-    function notingWorker(): { file: string; starts: () => number } {
+    /** The write-out worker, noting each time it starts and each journal segment it reads. */
+    function notingWorker(): { file: string; starts: () => number; segmentsRead: () => string[] } {
       const folder = fs.mkdtempSync(join(tmpdir(), 'airlock-noting-worker-'));
       const file = join(folder, 'noting-worker.js');
       const marker = join(folder, 'starts');
-      fs.writeFileSync(file, `require('fs').appendFileSync(${JSON.stringify(marker)}, 'x');\nrequire(${JSON.stringify(require.resolve('../../src/core/audit/auditWriteOutWorker'))});\n`);
-      return { file, starts: () => (fs.existsSync(marker) ? fs.readFileSync(marker, 'utf8').length : 0) };
+      const reads = join(folder, 'segments-read');
+      fs.writeFileSync(
+        file,
+        [
+          `const fs = require('fs');`,
+          `fs.appendFileSync(${JSON.stringify(marker)}, 'x');`,
+          `const readFileSync = fs.readFileSync;`,
+          `fs.readFileSync = function (p, ...rest) {`,
+          `  if (typeof p === 'string' && p.includes('audit-segments')) fs.appendFileSync(${JSON.stringify(reads)}, require('path').basename(p) + '\\n');`,
+          `  return readFileSync.call(this, p, ...rest);`,
+          `};`,
+          `require(${JSON.stringify(require.resolve('../../src/core/audit/auditWriteOutWorker'))});`,
+        ].join('\n'),
+      );
+      const lines = (f: string) => (fs.existsSync(f) ? fs.readFileSync(f, 'utf8').split('\n').filter(Boolean) : []);
+      return { file, starts: () => (fs.existsSync(marker) ? fs.readFileSync(marker, 'utf8').length : 0), segmentsRead: () => lines(reads) };
     }
 
     const databaseHead = async () => {
@@ -207,6 +222,28 @@ describe('AuditLog', function () {
         const reader = await AuditLog.open(dir, { readOnly: true });
         assert.equal(reader.recovery.replayed, 0, 'a reader has nothing left to replay');
         await reader.close();
+      } finally {
+        removeDir(join(worker.file, '..'));
+      }
+    });
+
+    it('events made durable after a write-out go into the database the worker kept as they come: later write-outs read no segment for them', async () => {
+      const worker = notingWorker();
+      try {
+        const log = await AuditLog.open(dir, { lazy: true, persist: { minEvents: 100, ratio: 0, onClose: false }, writeOutWorker: worker.file });
+        await Promise.all(Array.from({ length: 120 }, (_, i) => log.append(sampleEvent(i))));
+        await log.persist();
+        // The first write-out had nothing kept: it read the first segment.
+        assert.deepEqual(worker.segmentsRead().map((n) => n.replace(/\.gz$/, '')), [fs.readdirSync(join(dir, 'audit-segments'))[0]!.replace(/\.gz$/, '')]);
+        for (let round = 0; round < 3; round++) await Promise.all(Array.from({ length: 50 }, (_, i) => log.append(sampleEvent(120 + round * 50 + i))));
+        await log.persist();
+        await log.close();
+        assert.equal(worker.starts(), 1);
+        assert.ok(fs.readdirSync(join(dir, 'audit-segments')).length >= 2, 'the later write-outs rotated the journal too');
+        assert.equal(worker.segmentsRead().length, 1, `a later write-out read ${worker.segmentsRead().slice(1).join(', ')}`);
+        assert.equal(await databaseHead(), 270, 'the database file holds every event');
+        const v = await verifyAuditLog(dir);
+        assert.ok(v.ok && v.events === 270, v.message);
       } finally {
         removeDir(join(worker.file, '..'));
       }

@@ -34,7 +34,7 @@ import type { AuditPage, AuditQuery, RunDetail, RunSummary, RunsQuery } from './
 import type { AppendOptions, AuditSink } from './auditSink';
 import { WriteOutThread } from './auditWriteOut';
 import { checkEventFile } from './eventFileScan';
-import { canonicalJson, chainHash, ChainVerifier, GENESIS_HASH, loadCanonicalJson } from './hashChain';
+import { canonicalJson, chainHash, ChainVerifier, GENESIS_HASH } from './hashChain';
 import type { VerifyResult } from './hashChain';
 import { Redactor, wellFormed } from './redaction';
 
@@ -219,7 +219,6 @@ export class AuditLog implements AuditSink {
    * segments. Throws AuditError `newer-schema` (nothing touched), `permission-denied`, `disk-full`, …
    */
   static async open(stateDir: string, options: AuditLogOptions = {}): Promise<AuditLog> {
-    await loadCanonicalJson();
     const log = new AuditLog(stateDir, options);
     if (options.readOnly) await log.openReader();
     else await log.openWriter();
@@ -377,6 +376,7 @@ export class AuditLog implements AuditSink {
           }
         }
         if (this.db) this.queueForDatabase(done.map((d) => d.stored));
+        else this.writeOutThread?.feed(this.stateDir, done.map((d) => d.stored));
         this.emit(done.map((d) => d.event));
         this.startSync();
         if (!this.syncing && this.shouldPersist()) {
@@ -582,6 +582,7 @@ export class AuditLog implements AuditSink {
       fresh.push(r);
     }
     if (this.db && fresh.length > 0) this.queueForDatabase(fresh);
+    else this.writeOutThread?.feed(this.stateDir, fresh);
   }
 
   private openJournal(): { contents: JournalContents; created: boolean } {
@@ -1104,7 +1105,6 @@ export class AuditLog implements AuditSink {
  * changed, deleted or reordered, and where. Never writes anything.
  */
 export async function verifyAuditLog(stateDir: string, options: VerifyOptions = {}): Promise<VerifyResult> {
-  await loadCanonicalJson();
   for (let attempt = 0; ; attempt++) {
     const before = fingerprint(stateDir);
     const result = await verifyOnce(stateDir, options);

@@ -1,8 +1,10 @@
 // Writing the audit database out for a lazy writer (one that keeps no database in memory), from the database file
 // and the journal segments: load, fold the segments in, export, write. At a million events that is seconds of
 // work and hundreds of MB, so a lazy writer runs it on a worker thread (auditWriteOutWorker.ts) while its appends go
-// on; the thread that appends only rotates the journal, under the lock, before handing over. The worker of a small
-// log is kept between write-outs, and so is the database it wrote: the next write-out folds into it directly.
+// on; the thread that appends only rotates the journal, under the lock, before handing over. The worker is kept
+// between write-outs while events keep coming, and so is the database it wrote: the writer hands it each batch of
+// events once durable, which the worker folds in meanwhile (on another core), so a write-out is left with little
+// more than the export and the file write.
 //
 // Nothing here needs the writer lock: the events up to `upTo` are already in the database or in rotated
 // segments, which are never rewritten (only compressed, which readSegment follows), and the database file is
@@ -13,13 +15,21 @@ import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { AuditDatabase, DATABASE_FILE } from './auditDatabase';
 import { AuditError, type AuditErrorReason } from './auditError';
-import { collectAfter, writeFileAtomic } from './auditJournal';
+import { collectAfter, encodeRecordLine, parseJournalBytes, writeFileAtomic, type StoredEvent } from './auditJournal';
 
 export interface WriteOutJob {
   readonly stateDir: string;
   /** The last event the rotated segments hold: the database written covers at least this far. */
   readonly upTo: number;
 }
+
+/** Events made durable by the writer, as journal lines (UTF-8), for the database the worker keeps (see feedDatabase). */
+export interface WriteOutFeed {
+  readonly stateDir: string;
+  readonly lines: Uint8Array;
+}
+
+export type WriteOutMessage = { readonly kind: 'job'; readonly job: WriteOutJob } | ({ readonly kind: 'feed' } & WriteOutFeed);
 
 export interface WriteOutResult {
   /** The last event in the database now on disk (beyond `upTo` when another writer got there first). */
@@ -31,19 +41,29 @@ export type WriteOutReply = { readonly ok: true; readonly result: WriteOutResult
 /** How many times the segments are listed again when a concurrent rotation or compression hid some events. */
 const READ_ATTEMPTS = 3;
 
-/**
- * A worker (and the database it wrote) kept after a write-out of a database up to this size (sql.js's heap never
- * shrinks: it holds the largest).
- */
-const KEEP_WORKER_MAX_EVENTS = 100_000;
+/** Fed events wait until this many have come, or FEED_DELAY_MS have passed, to go into the database together. */
+const FEED_BATCH = 2_000;
+const FEED_DELAY_MS = 250;
 
 /**
- * The database a write-out left in this thread's memory (small logs only, see KEEP_WORKER_MAX_EVENTS), with the
- * identity of the file it wrote. The next write-out of the same folder starts from it instead of reading, loading
- * and checking the file again, as long as the file on disk is still that one (same inode, size and time: writers
- * only ever replace it by a rename, so anything else, another writer's write-out included, means reload).
+ * The database a write-out left in this thread's memory, with the identity of the file it wrote and the events fed
+ * to it since. The next write-out of the same folder starts from it instead of reading, loading and checking the
+ * file again, as long as the file on disk is still that one (same inode, size and time: writers only ever replace
+ * it by a rename, so anything else, another writer's write-out included, means reload). It costs about the size of
+ * the database in memory, less than a write-out needs at its peak (the file and its export side by side).
  */
-let kept: { readonly dbPath: string; readonly db: AuditDatabase; readonly file: FileIdentity } | undefined;
+let kept: Kept | undefined;
+
+interface Kept {
+  readonly dbPath: string;
+  readonly db: AuditDatabase;
+  readonly file: FileIdentity;
+  /** The last event in the file on disk (the database may hold more: events fed since). */
+  readonly fileSeq: number;
+  /** Fed events not yet in the database, contiguous after its last one. */
+  fed: StoredEvent[];
+  timer?: NodeJS.Timeout;
+}
 
 interface FileIdentity {
   readonly dev: number;
@@ -70,10 +90,14 @@ function sameFile(a: FileIdentity, path: string): boolean {
  * The database to fold into, with the identity of the file it is (the file's when read, through the same open file):
  * the one kept from the last write-out when the file is still that one, else the file.
  */
-async function databaseFor(dbPath: string): Promise<{ db: AuditDatabase; file: FileIdentity | undefined }> {
+async function databaseFor(dbPath: string): Promise<{ db: AuditDatabase; file: FileIdentity | undefined; fileSeq: number }> {
   const k = kept;
   kept = undefined;
-  if (k && k.dbPath === dbPath && sameFile(k.file, dbPath)) return k;
+  if (k?.timer) clearTimeout(k.timer);
+  if (k && k.dbPath === dbPath && sameFile(k.file, dbPath)) {
+    // Fed events that fail to go in are read from the segments like the rest.
+    if (insertFed(k)) return k;
+  }
   k?.db.close();
   let bytes: Buffer | undefined;
   let file: FileIdentity | undefined;
@@ -88,50 +112,89 @@ async function databaseFor(dbPath: string): Promise<{ db: AuditDatabase; file: F
     if (fd !== undefined) fs.closeSync(fd);
   }
   // A damaged database is not repaired here: the caller falls back to the writer's own path, which rebuilds it.
-  return { db: bytes ? await AuditDatabase.fromBytes(bytes, dbPath) : await AuditDatabase.create(), file };
+  const db = bytes ? await AuditDatabase.fromBytes(bytes, dbPath) : await AuditDatabase.create();
+  return { db, file, fileSeq: db.maxSeq };
+}
+
+/** Puts the kept database's fed events in; false (the database closed, and no longer kept) if that failed. */
+function insertFed(k: Kept): boolean {
+  if (k.timer) clearTimeout(k.timer);
+  k.timer = undefined;
+  const fed = k.fed;
+  k.fed = [];
+  if (fed.length === 0) return true;
+  try {
+    k.db.insert(fed);
+    return true;
+  } catch {
+    if (kept === k) kept = undefined;
+    k.db.close();
+    return false;
+  }
 }
 
 /**
- * Folds the rotated segments up to `job.upTo` into the database file. With `keep`, a database of up to
- * KEEP_WORKER_MAX_EVENTS events stays in memory for the next write-out of the same folder.
+ * Takes events the writer made durable into the database kept from its last write-out (the next write-out then
+ * has them already). Only events that continue the database exactly are taken; anything else (events another
+ * writer appended in between, a database no longer kept) is left to the write-out, which reads the segments.
+ */
+export function feedDatabase(feed: WriteOutFeed): void {
+  const k = kept;
+  if (!k || k.dbPath !== join(feed.stateDir, DATABASE_FILE)) return;
+  let next = k.db.maxSeq + k.fed.length + 1;
+  for (const { line } of parseJournalBytes(Buffer.from(feed.lines.buffer, feed.lines.byteOffset, feed.lines.byteLength), 1, false).lines) {
+    if (line.kind !== 'record' || line.record.seq !== next) continue;
+    k.fed.push(line.record);
+    next++;
+  }
+  if (k.fed.length >= FEED_BATCH) insertFed(k);
+  else if (k.fed.length > 0 && !k.timer) {
+    k.timer = setTimeout(() => insertFed(k), FEED_DELAY_MS);
+    k.timer.unref();
+  }
+}
+
+/**
+ * Folds the rotated segments up to `job.upTo` into the database file. With `keep`, the database stays in memory for
+ * the next write-out of the same folder, and takes the events fed to it meanwhile (feedDatabase).
  */
 export async function writeOutDatabase(job: WriteOutJob, options: { keep?: boolean } = {}): Promise<WriteOutResult> {
   const dbPath = join(job.stateDir, DATABASE_FILE);
   const loaded = await databaseFor(dbPath);
   const db = loaded.db;
   let file = loaded.file;
+  let fileSeq = loaded.fileSeq;
   let ok = false;
   try {
     const from = db.maxSeq;
-    if (from >= job.upTo) {
-      ok = true;
-      return { lastSeq: from };
-    }
-    for (let attempt = 1; ; attempt++) {
+    for (let attempt = 1; from < job.upTo; attempt++) {
       const { records } = collectAfter(job.stateDir, from, undefined, job.upTo);
-      const whole = records.length === job.upTo - from && records.every((r, i) => r.seq === from + 1 + i);
-      if (whole) {
+      if (records.length === job.upTo - from && records.every((r, i) => r.seq === from + 1 + i)) {
         for (let i = 0; i < records.length; i += 10_000) db.insert(records.slice(i, i + 10_000));
-        const last = records[records.length - 1]!;
-        file = identity(await writeFileAtomic(dbPath, db.export({ seq: last.seq, hash: last.hash })));
-        ok = true;
-        return { lastSeq: last.seq };
+        break;
       }
       if (attempt >= READ_ATTEMPTS) {
         throw new AuditError('io-error', `Events #${from + 1}–#${job.upTo} could not all be read from the journal segments (${records.length} of ${job.upTo - from} found).`);
       }
     }
+    // Nothing to write when the file already holds everything (another writer wrote it out first).
+    if (db.maxSeq > fileSeq) {
+      file = identity(await writeFileAtomic(dbPath, db.export({ seq: db.maxSeq, hash: db.get(db.maxSeq)!.hash })));
+      fileSeq = db.maxSeq;
+    }
+    ok = true;
+    return { lastSeq: db.maxSeq };
   } finally {
     // Kept only when it is known to equal the file on disk; after a failure nothing is trusted.
-    if (options.keep && ok && file && db.maxSeq <= KEEP_WORKER_MAX_EVENTS) kept = { dbPath, db, file };
+    if (options.keep && ok && file) kept = { dbPath, db, file, fileSeq, fed: [] };
     else db.close();
   }
 }
 
 /**
- * Runs writeOutDatabase on a worker thread, one job at a time. The worker is kept for `idleMs` after a job on a
- * small log, whose write-outs come often (starting a thread and sql.js costs 0.1–0.2 s each time), and stopped at
- * once after a large one. Rejects with an AuditError (its reason kept) when the write-out failed, and with a plain
+ * Runs writeOutDatabase on a worker thread, one job at a time. The worker (and the database it keeps) stays until
+ * no job and no events have come for `idleMs`: starting a thread and loading the database cost 0.1 s to seconds
+ * each time, and events fed to it meanwhile are folded in before the next write-out asks. Rejects with an AuditError (its reason kept) when the write-out failed, and with a plain
  * Error when the worker itself could not run; either way nothing on disk was replaced.
  */
 export class WriteOutThread {
@@ -156,10 +219,10 @@ export class WriteOutThread {
     }
     worker.ref();
     const done = new Promise<WriteOutResult>((resolve, reject) => (this.waiting = { resolve, reject }));
-    worker.postMessage(job);
+    worker.postMessage({ kind: 'job', job } satisfies WriteOutMessage);
     return done.then(
       (r) => {
-        this.rest(r.lastSeq <= KEEP_WORKER_MAX_EVENTS);
+        this.rest(true);
         return r;
       },
       (e: unknown) => {
@@ -167,6 +230,21 @@ export class WriteOutThread {
         throw e;
       },
     );
+  }
+
+  /**
+   * Hands events just made durable to the worker, for the database it keeps (nothing when no worker runs: the
+   * next write-out reads them from the segments). Events keep a worker from being stopped as idle.
+   */
+  feed(stateDir: string, records: readonly StoredEvent[]): void {
+    const worker = this.worker;
+    if (!worker || records.length === 0) return;
+    const text = records.map((r) => encodeRecordLine(r.hash, r.body)).join('');
+    // Bytes of their own, moved to the worker rather than copied.
+    const lines = new Uint8Array(Buffer.byteLength(text));
+    Buffer.from(lines.buffer).write(text);
+    worker.postMessage({ kind: 'feed', stateDir, lines } satisfies WriteOutMessage, [lines.buffer]);
+    this.idle?.refresh();
   }
 
   /** Ends the worker (a job under way is rejected). */
@@ -199,7 +277,7 @@ export class WriteOutThread {
     return worker;
   }
 
-  /** After a job: an idle worker must not keep the process alive; a kept one ends after `idleMs`. */
+  /** After a job: an idle worker must not keep the process alive; it ends after `idleMs` without work. */
   private rest(keep: boolean): void {
     if (!keep || !this.worker) return this.stop();
     this.worker.unref();

@@ -1,16 +1,24 @@
-// The worker thread behind WriteOutThread (auditWriteOut.ts): write-outs of the audit database, one per message.
-// A small database stays loaded between them (writeOutDatabase's `keep`) for as long as the worker is kept.
+// The worker thread behind WriteOutThread (auditWriteOut.ts): write-outs of the audit database, and the events fed
+// in between them, handled one message at a time in the order they came. The database stays loaded between
+// write-outs (writeOutDatabase's `keep`) for as long as the worker is kept.
 import { parentPort } from 'node:worker_threads';
 import { AuditError } from './auditError';
-import { writeOutDatabase, type WriteOutJob, type WriteOutReply } from './auditWriteOut';
+import { feedDatabase, writeOutDatabase, type WriteOutMessage, type WriteOutReply } from './auditWriteOut';
 
 if (!parentPort) throw new Error('auditWriteOutWorker runs as a worker thread (started by WriteOutThread)');
 const port = parentPort;
 const post = (m: WriteOutReply) => port.postMessage(m);
 
-port.on('message', (job: WriteOutJob) => {
-  writeOutDatabase(job, { keep: true }).then(
-    (result) => post({ ok: true, result }),
-    (e: unknown) => post(AuditError.is(e) ? { ok: false, message: e.message, reason: e.reason } : { ok: false, message: e instanceof Error ? e.message : String(e) }),
-  );
+// A write-out awaits (loading sql.js, writing the file): events fed meanwhile wait for it, in order.
+let queue: Promise<void> = Promise.resolve();
+
+port.on('message', (m: WriteOutMessage) => {
+  queue = queue.then(() =>
+    m.kind === 'feed'
+      ? feedDatabase(m)
+      : writeOutDatabase(m.job, { keep: true }).then(
+          (result) => post({ ok: true, result }),
+          (e: unknown) => post(AuditError.is(e) ? { ok: false, message: e.message, reason: e.reason } : { ok: false, message: e instanceof Error ? e.message : String(e) }),
+        ),
+  ).catch(() => undefined); // (feedDatabase does not throw; a surprise must not stop the queue)
 });
