@@ -658,10 +658,9 @@ export class AuditLog implements AuditSink {
       this.db = undefined;
       this.pendingDb = [];
     }
-    const segment = rotated;
+    this.track(this.compressRotated(rotated));
     this.track(
       writeFileAtomic(this.dbPath, bytes)
-        .then(() => this.compressRotated(segment))
         .catch((e) => this.warn(`The audit database could not be written out (${(e as Error).message}); the journal segments still hold every event.`))
         .finally(() => {
           this.persisting = false;
@@ -685,12 +684,11 @@ export class AuditLog implements AuditSink {
       this.persisting = false;
       throw auditIoError(e, 'writing out', this.dbPath);
     }
-    const segment = rotated;
+    this.track(this.compressRotated(rotated));
     this.track(
       (this.writeOutThread ??= new WriteOutThread(this.options.writeOutWorker)).run({ stateDir: this.stateDir, upTo }).then(
         () => {
           this.persisting = false;
-          return this.compressRotated(segment);
         },
         () => this.persistHere().catch((e) => {
           this.warn(`The audit database could not be written out (${(e as Error).message}); the journal segments still hold every event.`);
@@ -712,6 +710,10 @@ export class AuditLog implements AuditSink {
     return rotated;
   }
 
+  /**
+   * Compresses a segment just rotated, beside the write-out rather than after it: a segment is never rewritten,
+   * and whoever reads one (a write-out, a rebuild, verify) follows it to its compressed file.
+   */
   private async compressRotated(segment: string | undefined): Promise<void> {
     if (segment) await compressSegment(segment).catch((e) => this.warn(`A journal segment could not be compressed (${(e as Error).message}); it stays uncompressed.`));
   }
