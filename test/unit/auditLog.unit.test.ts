@@ -249,6 +249,34 @@ describe('AuditLog', function () {
       }
     });
 
+    it("another writer's events, taken in when the lock comes back, go into the kept database too, in chain order", async () => {
+      const worker = notingWorker();
+      try {
+        const a = await AuditLog.open(dir, { lazy: true, persist: { minEvents: 1000, ratio: 0, onClose: false }, writeOutWorker: worker.file });
+        await Promise.all(Array.from({ length: 120 }, (_, i) => a.append(sampleEvent(i))));
+        await a.persist();
+        // b appends once a has let the lock go (idle); a takes it back, catches up with b's events, and goes on.
+        const b = await AuditLog.open(dir, { lazy: true, persist: { onClose: false } });
+        const theirs = await Promise.all(Array.from({ length: 30 }, (_, i) => b.append(sampleEvent(200 + i))));
+        await b.close();
+        const mine = await Promise.all(Array.from({ length: 30 }, (_, i) => a.append(sampleEvent(300 + i))));
+        assert.deepEqual([mine[0]!.seq, mine[29]!.seq], [151, 180]);
+        await a.persist();
+        await a.close();
+        assert.equal(worker.segmentsRead().length, 1, `the last write-out read ${worker.segmentsRead().slice(1).join(', ')}`);
+        assert.equal(await databaseHead(), 180);
+        const v = await verifyAuditLog(dir);
+        assert.ok(v.ok && v.events === 180, v.message);
+        // Read back from the database file alone (nothing left to replay): each event as its writer acknowledged it.
+        const reader = await AuditLog.open(dir, { readOnly: true });
+        assert.equal(reader.recovery.replayed, 0, 'the database file holds every event');
+        for (const e of [...theirs, ...mine]) assert.deepEqual(await reader.get(e.seq), e);
+        await reader.close();
+      } finally {
+        removeDir(join(worker.file, '..'));
+      }
+    });
+
     /** Two write-outs by one lazy writer (120 events each), with `between` done to the database file in between. */
     async function twoWriteOuts(between: (dbFile: string) => void): Promise<void> {
       const log = await AuditLog.open(dir, { lazy: true, persist: { minEvents: 100, ratio: 0, onClose: false } });
