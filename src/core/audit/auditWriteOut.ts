@@ -192,10 +192,18 @@ export async function writeOutDatabase(job: WriteOutJob, options: { keep?: boole
 }
 
 /**
+ * Above this many events, a kept database (hundreds of MB) is let go after LARGE_IDLE_MS without events rather than
+ * the usual idle time: it pays only while events come fast, its next write-out being a quarter of the log away.
+ */
+const LARGE_LOG_EVENTS = 100_000;
+const LARGE_IDLE_MS = 2_000;
+
+/**
  * Runs writeOutDatabase on a worker thread, one job at a time. The worker (and the database it keeps) stays until
- * no job and no events have come for `idleMs`: starting a thread and loading the database cost 0.1 s to seconds
- * each time, and events fed to it meanwhile are folded in before the next write-out asks. Rejects with an AuditError (its reason kept) when the write-out failed, and with a plain
- * Error when the worker itself could not run; either way nothing on disk was replaced.
+ * no job and no events have come for `idleMs` (LARGE_IDLE_MS for a large log): starting a thread and loading the
+ * database cost 0.1 s to seconds each time, and events fed to it meanwhile are folded in before the next write-out
+ * asks. Rejects with an AuditError (its reason kept) when the write-out failed, and with a plain Error when the
+ * worker itself could not run; either way nothing on disk was replaced.
  */
 export class WriteOutThread {
   private worker: Worker | undefined;
@@ -222,11 +230,11 @@ export class WriteOutThread {
     worker.postMessage({ kind: 'job', job } satisfies WriteOutMessage);
     return done.then(
       (r) => {
-        this.rest(true);
+        this.rest(r.lastSeq > LARGE_LOG_EVENTS ? Math.min(this.idleMs, LARGE_IDLE_MS) : this.idleMs);
         return r;
       },
       (e: unknown) => {
-        this.rest(false);
+        this.stop();
         throw e;
       },
     );
@@ -277,11 +285,11 @@ export class WriteOutThread {
     return worker;
   }
 
-  /** After a job: an idle worker must not keep the process alive; it ends after `idleMs` without work. */
-  private rest(keep: boolean): void {
-    if (!keep || !this.worker) return this.stop();
+  /** After a job: an idle worker must not keep the process alive; it ends after `ms` without work. */
+  private rest(ms: number): void {
+    if (!this.worker) return;
     this.worker.unref();
-    this.idle = setTimeout(() => this.stop(), this.idleMs);
+    this.idle = setTimeout(() => this.stop(), ms);
     this.idle.unref();
   }
 }
