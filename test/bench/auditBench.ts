@@ -151,8 +151,10 @@ interface SizeResult {
   lazyCpuUs: number;
   /** The same writer over whole write-out cycles, after its first write-out: the amortised figure. */
   steadyEvents: number;
+  /** The median of the runs (one for a large log), with the processor time of that run, and the range of the runs. */
   steadyPerSec: number;
   steadyCpuUs: number;
+  steadyRange?: [number, number];
   foldUs: number;
   recoveryMs: number;
   replayed: number;
@@ -250,24 +252,14 @@ async function measure(n: number, notes: string[]): Promise<SizeResult> {
     const lazyCpu = process.cpuUsage();
     const lazyRun = await time(() => appendAll(lazyLog, lazyInputs));
     const lazyCpuUsed = process.cpuUsage(lazyCpu);
-    // The same writer amortised over whole write-out cycles: after its first write-out (its worker runs, and holds a
-    // small database), the appends of as many whole cycles (a write-out every max(10,000, 25% of the database)
-    // events) as make at least APPENDS, timed until the last cycle's write-out is on disk.
-    await lazyLog.persist();
-    let steadyEvents = 0;
-    for (let head = lazyLog.lastEvent.seq; steadyEvents < APPENDS; ) {
-      const cycle = writeOutInterval(head);
-      steadyEvents += cycle;
-      head += cycle;
-    }
-    const steadyInputs = Array.from({ length: APPENDS }, (_, i) => benchEvent(n + 2 * APPENDS + 1 + i));
-    const steadyCpu = process.cpuUsage();
-    const steadyRun = await time(async () => {
-      await appendAll(lazyLog, steadyInputs, steadyEvents);
-      await lazyLog.persist();
-    });
-    const steadyCpuUsed = process.cpuUsage(steadyCpu);
+    // The same writer amortised over whole write-out cycles (see steadyCycles); a small log's, short and so the
+    // most exposed to a busy machine, is measured twice more on fresh copies, and the median given.
+    const steady = await steadyCycles(lazyLog, n + 2 * APPENDS + 1);
     await lazyLog.close();
+    const steadyRuns = [steady];
+    if (n < 100_000) for (let i = 0; i < 2; i++) steadyRuns.push(await steadyAgain(base, n));
+    steadyRuns.sort((a, b) => a.perSec - b.perSec);
+    const steadyMedian = steadyRuns[Math.floor(steadyRuns.length / 2)]!;
 
     // Recovery: a writer that died before writing out (never, here) leaves APPENDS events in the journal; opening
     // replays them.
@@ -281,7 +273,7 @@ async function measure(n: number, notes: string[]): Promise<SizeResult> {
     await log2.close();
     // The same write-out by a lazy writer (the runtime's), after a few more appends: folded on a worker thread.
     const lazyAgain = await AuditLog.open(work, { lazy: true, persist: { onClose: false } });
-    await appendAll(lazyAgain, Array.from({ length: LATE_APPENDS }, (_, i) => benchEvent(n + 3 * APPENDS + steadyEvents + 1 + i)));
+    await appendAll(lazyAgain, Array.from({ length: LATE_APPENDS }, (_, i) => benchEvent(n + 3 * APPENDS + steady.events + 1 + i)));
     const lazyWriteOut = await stallDuring(() => lazyAgain.persist());
     await lazyAgain.close();
 
@@ -298,9 +290,10 @@ async function measure(n: number, notes: string[]): Promise<SizeResult> {
       cpuUs: (cpu.user + cpu.system) / APPENDS,
       lazyPerSec: APPENDS / (lazyRun.ms / 1000),
       lazyCpuUs: (lazyCpuUsed.user + lazyCpuUsed.system) / APPENDS,
-      steadyEvents,
-      steadyPerSec: steadyEvents / (steadyRun.ms / 1000),
-      steadyCpuUs: (steadyCpuUsed.user + steadyCpuUsed.system) / steadyEvents,
+      steadyEvents: steady.events,
+      steadyPerSec: steadyMedian.perSec,
+      steadyCpuUs: steadyMedian.cpuUs,
+      steadyRange: steadyRuns.length > 1 ? [steadyRuns[0]!.perSec, steadyRuns[steadyRuns.length - 1]!.perSec] : undefined,
       foldUs: (fold.ms * 1000) / APPENDS,
       recoveryMs: reopened.ms,
       replayed,
@@ -308,11 +301,55 @@ async function measure(n: number, notes: string[]): Promise<SizeResult> {
       writeOutStall: writeOut,
       lazyWriteOutStall: lazyWriteOut,
       verifyMs: verified.ms,
-      verifyOk: verified.value.ok && verified.value.events === stored(n, steadyEvents),
+      verifyOk: verified.value.ok && verified.value.events === stored(n, steady.events),
       dbBytes: fs.statSync(join(work, 'audit.sqlite')).size,
       readerInThread,
       readerWorker,
     };
+  } finally {
+    fs.rmSync(work, { recursive: true, force: true });
+  }
+}
+
+interface Steady {
+  readonly events: number;
+  readonly perSec: number;
+  readonly cpuUs: number;
+}
+
+/**
+ * A running lazy writer, amortised: after its first write-out (its worker runs, and keeps the database), the appends
+ * of as many whole write-out cycles (a write-out every max(10,000, 25% of the database) events) as make at least
+ * APPENDS, timed until the last cycle's write-out is on disk.
+ */
+async function steadyCycles(log: AuditLog, firstInput: number): Promise<Steady> {
+  await log.persist();
+  let events = 0;
+  for (let head = log.lastEvent.seq; events < APPENDS; ) {
+    const cycle = writeOutInterval(head);
+    events += cycle;
+    head += cycle;
+  }
+  const inputs = Array.from({ length: APPENDS }, (_, i) => benchEvent(firstInput + i));
+  const cpuBefore = process.cpuUsage();
+  const run = await time(async () => {
+    await appendAll(log, inputs, events);
+    await log.persist();
+  });
+  const cpu = process.cpuUsage(cpuBefore);
+  return { events, perSec: events / (run.ms / 1000), cpuUs: (cpu.user + cpu.system) / events };
+}
+
+/** steadyCycles again on a fresh copy of the `n`-event log, brought to where measure() starts them (2 × APPENDS on). */
+async function steadyAgain(base: string, n: number): Promise<Steady> {
+  const work = fs.mkdtempSync(join(tmpdir(), 'airlock-bench-audit-steady-'));
+  try {
+    fs.cpSync(base, work, { recursive: true });
+    const log = await AuditLog.open(work, { lazy: true, persist: { onClose: false } });
+    await appendAll(log, Array.from({ length: 2 * APPENDS }, (_, i) => benchEvent(n + 1 + i)));
+    const steady = await steadyCycles(log, n + 2 * APPENDS + 1);
+    await log.close();
+    return steady;
   } finally {
     fs.rmSync(work, { recursive: true, force: true });
   }
@@ -350,7 +387,7 @@ export async function auditBench(): Promise<BenchSection> {
     });
     rows.push({
       label: `append, lazy writer (every product writer: runs, airlock run, snapshots; write-outs on a worker), amortised ${at}`,
-      ours: `${fmtN(r.steadyPerSec)}/s (CPU ${r.steadyCpuUs.toFixed(1)} µs; ${fmtN(r.steadyEvents)} appends and their write-outs, until on disk)`,
+      ours: `${fmtN(r.steadyPerSec)}/s (${r.steadyRange ? `median of 3 runs, ${fmtN(r.steadyRange[0])}–${fmtN(r.steadyRange[1])}/s; ` : ''}CPU ${r.steadyCpuUs.toFixed(1)} µs; ${fmtN(r.steadyEvents)} appends and their write-outs, until on disk)`,
       target: `≥ 20,000/s ${mark(r.steadyPerSec >= 20_000)}`,
     });
     rows.push({
