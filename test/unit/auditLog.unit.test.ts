@@ -10,6 +10,7 @@ import { AuditError } from '../../src/core/audit/auditError';
 import { csvCell, exportEvents } from '../../src/core/audit/auditExport';
 import { nodeJournalIo } from '../../src/core/audit/auditJournal';
 import { AuditLog, verifyAuditLog } from '../../src/core/audit/auditLog';
+import { WriteOutThread } from '../../src/core/audit/auditWriteOut';
 import { runAuditCommand } from '../../src/cli/auditCommand';
 import { editDatabase, heldSyncs, journalLines, removeDir, sampleEvent, tempStateDir } from '../fixtures/auditTestKit';
 
@@ -274,6 +275,40 @@ describe('AuditLog', function () {
         await reader.close();
       } finally {
         removeDir(join(worker.file, '..'));
+      }
+    });
+
+    it('a worker that falls behind is handed no more events until it catches up (they wait in the segments instead)', async () => {
+      // A worker held on the first events handed to it until `release` exists, as a busy one would be.
+      const folder = fs.mkdtempSync(join(tmpdir(), 'airlock-held-worker-'));
+      const file = join(folder, 'held-worker.js');
+      const release = join(folder, 'release');
+      fs.writeFileSync(
+        file,
+        [
+          `const { parentPort } = require('worker_threads');`,
+          `const fs = require('fs');`,
+          `const nap = new Int32Array(new SharedArrayBuffer(4));`,
+          `parentPort.on('message', (m) => { if (m.kind === 'feed') while (!fs.existsSync(${JSON.stringify(release)})) Atomics.wait(nap, 0, 0, 10); });`,
+          `require(${JSON.stringify(require.resolve('../../src/core/audit/auditWriteOutWorker'))});`,
+        ].join('\n'),
+      );
+      const thread = new WriteOutThread(file, 15_000, 100);
+      try {
+        await thread.run({ stateDir: dir, upTo: 0 }); // starts the worker
+        const batch = (from: number) => Array.from({ length: 30 }, (_, i) => ({ seq: from + i, hash: 'a'.repeat(64), body: `{"seq":${from + i}}`, event: { seq: from + i } }));
+        const handed = [1, 31, 61, 91, 121].map((from) => thread.feed(dir, batch(from)));
+        assert.deepEqual(handed, [true, true, true, false, false], 'at most 100 events wait in the held worker');
+        fs.writeFileSync(release, '');
+        // Once it has caught up (acknowledged what it was handed), it takes events again.
+        const deadline = Date.now() + 10_000;
+        while (!thread.feed(dir, batch(151))) {
+          assert.ok(Date.now() < deadline, 'the worker never acknowledged the events it was handed');
+          await sleep(20);
+        }
+      } finally {
+        thread.stop();
+        removeDir(folder);
       }
     });
 

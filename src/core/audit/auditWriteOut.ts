@@ -27,6 +27,9 @@ export interface WriteOutJob {
 export interface WriteOutFeed {
   readonly stateDir: string;
   readonly lines: Uint8Array;
+  /** How many events the lines hold (the worker acknowledges them by this count), and the first one's seq. */
+  readonly events: number;
+  readonly firstSeq: number;
 }
 
 export type WriteOutMessage = { readonly kind: 'job'; readonly job: WriteOutJob } | ({ readonly kind: 'feed' } & WriteOutFeed);
@@ -36,7 +39,11 @@ export interface WriteOutResult {
   readonly lastSeq: number;
 }
 
-export type WriteOutReply = { readonly ok: true; readonly result: WriteOutResult } | { readonly ok: false; readonly message: string; readonly reason?: AuditErrorReason };
+export type WriteOutReply =
+  | { readonly ok: true; readonly result: WriteOutResult }
+  | { readonly ok: false; readonly message: string; readonly reason?: AuditErrorReason }
+  /** A feed message handled (taken or not): its events no longer wait in the worker's queue. */
+  | { readonly fed: number };
 
 /** How many times the segments are listed again when a concurrent rotation or compression hid some events. */
 const READ_ATTEMPTS = 3;
@@ -142,6 +149,8 @@ export function feedDatabase(feed: WriteOutFeed): void {
   const k = kept;
   if (!k || k.dbPath !== join(feed.stateDir, DATABASE_FILE)) return;
   let next = k.db.maxSeq + k.fed.length + 1;
+  // After a gap (events not handed over) nothing more can be taken: not worth parsing.
+  if (feed.firstSeq > next) return;
   for (const { line } of parseJournalBytes(Buffer.from(feed.lines.buffer, feed.lines.byteOffset, feed.lines.byteLength), 1, false).lines) {
     if (line.kind !== 'record' || line.record.seq !== next) continue;
     k.fed.push(line.record);
@@ -199,6 +208,12 @@ const LARGE_LOG_EVENTS = 100_000;
 const LARGE_IDLE_MS = 2_000;
 
 /**
+ * Events handed to the worker and not yet handled, beyond which the writer stops handing it more (they are read
+ * from the segments at the next write-out instead): a worker slower than the appends must not pile up memory.
+ */
+export const FEED_BACKLOG_MAX = 50_000;
+
+/**
  * Runs writeOutDatabase on a worker thread, one job at a time. The worker (and the database it keeps) stays until
  * no job and no events have come for `idleMs` (LARGE_IDLE_MS for a large log): starting a thread and loading the
  * database cost 0.1 s to seconds each time, and events fed to it meanwhile are folded in before the next write-out
@@ -209,10 +224,13 @@ export class WriteOutThread {
   private worker: Worker | undefined;
   private waiting: { resolve: (r: WriteOutResult) => void; reject: (e: Error) => void } | undefined;
   private idle: NodeJS.Timeout | undefined;
+  /** Events fed to the worker that it has not acknowledged yet. */
+  private backlog = 0;
 
   constructor(
     private readonly workerFile = join(__dirname, 'auditWriteOutWorker.js'),
     private readonly idleMs = 15_000,
+    private readonly backlogMax = FEED_BACKLOG_MAX,
   ) {}
 
   run(job: WriteOutJob): Promise<WriteOutResult> {
@@ -241,18 +259,21 @@ export class WriteOutThread {
   }
 
   /**
-   * Hands events just made durable to the worker, for the database it keeps (nothing when no worker runs: the
-   * next write-out reads them from the segments). Events keep a worker from being stopped as idle.
+   * Hands events just made durable to the worker, for the database it keeps (nothing when no worker runs, or
+   * while it is FEED_BACKLOG_MAX events behind: the next write-out reads them from the segments). Events keep a
+   * worker from being stopped as idle. Returns whether they were handed over.
    */
-  feed(stateDir: string, records: readonly StoredEvent[]): void {
+  feed(stateDir: string, records: readonly StoredEvent[]): boolean {
     const worker = this.worker;
-    if (!worker || records.length === 0) return;
+    if (!worker || records.length === 0 || this.backlog + records.length > this.backlogMax) return false;
+    this.backlog += records.length;
     const text = records.map((r) => encodeRecordLine(r.hash, r.body)).join('');
     // Bytes of their own, moved to the worker rather than copied.
     const lines = new Uint8Array(Buffer.byteLength(text));
     Buffer.from(lines.buffer).write(text);
-    worker.postMessage({ kind: 'feed', stateDir, lines } satisfies WriteOutMessage, [lines.buffer]);
+    worker.postMessage({ kind: 'feed', stateDir, lines, events: records.length, firstSeq: records[0]!.seq } satisfies WriteOutMessage, [lines.buffer]);
     this.idle?.refresh();
+    return true;
   }
 
   /** Ends the worker (a job under way is rejected). */
@@ -261,12 +282,17 @@ export class WriteOutThread {
     this.idle = undefined;
     const w = this.worker;
     this.worker = undefined;
+    this.backlog = 0;
     if (w) void w.terminate();
   }
 
   private start(): Worker {
     const worker = new Worker(this.workerFile);
     worker.on('message', (m: WriteOutReply) => {
+      if ('fed' in m) {
+        if (this.worker === worker) this.backlog = Math.max(0, this.backlog - m.fed);
+        return;
+      }
       const w = this.waiting;
       this.waiting = undefined;
       if (!w) return;
@@ -274,7 +300,10 @@ export class WriteOutThread {
       else w.reject(m.reason ? new AuditError(m.reason, m.message) : new Error(m.message));
     });
     const gone = (why: string) => {
-      if (this.worker === worker) this.worker = undefined;
+      if (this.worker === worker) {
+        this.worker = undefined;
+        this.backlog = 0;
+      }
       const w = this.waiting;
       this.waiting = undefined;
       w?.reject(new Error(why));
