@@ -60,6 +60,32 @@ describe('AuditLog recovery and bad input', function () {
     assert.ok((await verifyAuditLog(dir)).ok);
   });
 
+  it('an empty journal (a writer died between creating it and writing its header) verifies, with a note, and the next writer starts it again', async () => {
+    await logWith(dir, 5);
+    fs.writeFileSync(join(dir, 'audit.journal'), '');
+    const v = await verifyAuditLog(dir);
+    assert.ok(v.ok && v.events === 5, v.message);
+    assert.match(v.notes.join(' '), /journal is an empty file/);
+    const log = await AuditLog.open(dir);
+    assert.equal((await log.append(sampleEvent(6))).seq, 6);
+    await log.close();
+    const after = await verifyAuditLog(dir);
+    assert.ok(after.ok && after.events === 6, after.message);
+  });
+
+  it('creates a journal whole, its header in it before it has its name (a leftover half-made one is ignored)', async () => {
+    // What a writer killed while making the journal leaves now: only the unnamed file, never a headerless journal.
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(join(dir, 'audit.journal.new'), '{"airlockJour');
+    const log = await AuditLog.open(dir, { persist: { onClose: false } });
+    await log.append(sampleEvent(1));
+    await log.close();
+    assert.match(fs.readFileSync(join(dir, 'audit.journal'), 'utf8'), /^\{"airlockJournal":1,"after":\{"hash":"0{64}","seq":0,/);
+    assert.ok(!fs.existsSync(join(dir, 'audit.journal.new')), 'the half-made file is gone');
+    const v = await verifyAuditLog(dir);
+    assert.ok(v.ok && v.events === 1, v.message);
+  });
+
   it('takes over the lock of a writer that died holding it, at once', async () => {
     await logWith(dir, 2);
     const dead = execFileSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });

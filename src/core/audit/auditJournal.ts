@@ -201,6 +201,35 @@ export const nodeJournalIo: JournalIo = {
 };
 
 /** The journal file open for appending. Writes go through one fd in append mode; the caller holds the lock. */
+/**
+ * Creates a missing journal with its header already in it: written to `<path>.new`, fsync'd, then linked into
+ * place, which fails if a journal appeared meanwhile (then that one is used). So a crash never leaves a journal
+ * without a header. Callers hold the writer lock, so `.new` is never written by two at once.
+ */
+function createWithHeader(path: string, createAfter: () => ChainHead): boolean {
+  if (fs.existsSync(path)) return false;
+  const tmp = `${path}.new`;
+  const fd = fs.openSync(tmp, 'w');
+  try {
+    writeAll(fd, Buffer.from(encodeHeaderLine(createAfter())), tmp);
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  try {
+    fs.linkSync(tmp, path);
+    return true;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    // A file system without hard links (FAT, some network shares): a rename, which the lock keeps from racing.
+    if (fs.existsSync(path)) return false;
+    fs.renameSync(tmp, path);
+    return true;
+  } finally {
+    fs.rmSync(tmp, { force: true });
+  }
+}
+
 export class JournalFile {
   private constructor(
     readonly path: string,
@@ -217,6 +246,7 @@ export class JournalFile {
     let fd: number;
     let created = false;
     try {
+      created = createWithHeader(path, createAfter);
       fd = fs.openSync(path, 'a+');
     } catch (e) {
       throw auditIoError(e, 'opening', path);
@@ -226,6 +256,7 @@ export class JournalFile {
       if (!st.isFile()) throw new AuditError('io-error', `The audit journal ${path} is not a regular file. Move it away, then run again.`);
       let contents: JournalContents;
       if (st.size === 0) {
+        // An empty journal: left by an older version that died between creating the file and writing its header.
         const after = createAfter();
         const line = encodeHeaderLine(after);
         writeAll(fd, Buffer.from(line), path);
