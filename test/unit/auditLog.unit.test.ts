@@ -171,28 +171,37 @@ describe('AuditLog', function () {
   });
 
   describe('write-out of a lazy writer', () => {
-    /** A worker script, in a folder of its own, that notes each thread start in its folder, then runs the real write-out worker. */
-    /** The write-out worker, noting each time it starts and each journal segment it reads. */
-    function notingWorker(): { file: string; starts: () => number; segmentsRead: () => string[] } {
-      const folder = fs.mkdtempSync(join(tmpdir(), 'airlock-noting-worker-'));
-      const file = join(folder, 'noting-worker.js');
-      const marker = join(folder, 'starts');
-      const reads = join(folder, 'segments-read');
-      fs.writeFileSync(
-        file,
-        [
-          `const fs = require('fs');`,
-          `fs.appendFileSync(${JSON.stringify(marker)}, 'x');`,
-          `const readFileSync = fs.readFileSync;`,
-          `fs.readFileSync = function (p, ...rest) {`,
-          `  if (typeof p === 'string' && p.includes('audit-segments')) fs.appendFileSync(${JSON.stringify(reads)}, require('path').basename(p) + '\\n');`,
-          `  return readFileSync.call(this, p, ...rest);`,
-          `};`,
-          `require(${JSON.stringify(require.resolve('../../src/core/audit/auditWriteOutWorker'))});`,
-        ].join('\n'),
-      );
-      const lines = (f: string) => (fs.existsSync(f) ? fs.readFileSync(f, 'utf8').split('\n').filter(Boolean) : []);
-      return { file, starts: () => (fs.existsSync(marker) ? fs.readFileSync(marker, 'utf8').length : 0), segmentsRead: () => lines(reads) };
+    /** A write-out worker script in a folder of its own: `prelude` (given that folder) runs first, then the real worker. */
+    function workerScript(prelude: (folder: string) => string[]): { folder: string; file: string } {
+      const folder = fs.mkdtempSync(join(tmpdir(), 'airlock-test-worker-'));
+      const file = join(folder, 'worker.js');
+      fs.writeFileSync(file, [...prelude(folder), `require(${JSON.stringify(require.resolve('../../src/core/audit/auditWriteOutWorker'))});`].join('\n'));
+      return { folder, file };
+    }
+
+    interface NotingWorker {
+      readonly file: string;
+      starts(): number;
+      segmentsRead(): string[];
+    }
+
+    /** Runs `fn` with a write-out worker that notes each time it starts and each journal segment it reads. */
+    async function withNotingWorker(fn: (worker: NotingWorker) => Promise<void>): Promise<void> {
+      const { folder, file } = workerScript((f) => [
+        `const fs = require('fs');`,
+        `fs.appendFileSync(${JSON.stringify(join(f, 'starts'))}, 'x');`,
+        `const readFileSync = fs.readFileSync;`,
+        `fs.readFileSync = function (p, ...rest) {`,
+        `  if (typeof p === 'string' && p.includes('audit-segments')) fs.appendFileSync(${JSON.stringify(join(f, 'segments-read'))}, require('path').basename(p) + '\\n');`,
+        `  return readFileSync.call(this, p, ...rest);`,
+        `};`,
+      ]);
+      const read = (name: string) => (fs.existsSync(join(folder, name)) ? fs.readFileSync(join(folder, name), 'utf8') : '');
+      try {
+        await fn({ file, starts: () => read('starts').length, segmentsRead: () => read('segments-read').split('\n').filter(Boolean) });
+      } finally {
+        removeDir(folder);
+      }
     }
 
     const databaseHead = async () => {
@@ -205,8 +214,7 @@ describe('AuditLog', function () {
     };
 
     it('folds the rotated journal into the database file on a worker thread while appends go on; nothing is lost, one chain', async () => {
-      const worker = notingWorker();
-      try {
+      await withNotingWorker(async (worker) => {
         const log = await AuditLog.open(dir, { lazy: true, persist: { minEvents: 100, ratio: 0, onClose: false }, writeOutWorker: worker.file });
         // Appends keep coming while write-outs are under way: each write-out covers what was rotated before it started.
         for (let round = 0; round < 4; round++) await Promise.all(Array.from({ length: 120 }, (_, i) => log.append(sampleEvent(round * 120 + i))));
@@ -223,14 +231,11 @@ describe('AuditLog', function () {
         const reader = await AuditLog.open(dir, { readOnly: true });
         assert.equal(reader.recovery.replayed, 0, 'a reader has nothing left to replay');
         await reader.close();
-      } finally {
-        removeDir(join(worker.file, '..'));
-      }
+      });
     });
 
     it('events made durable after a write-out go into the database the worker kept as they come: later write-outs read no segment for them', async () => {
-      const worker = notingWorker();
-      try {
+      await withNotingWorker(async (worker) => {
         const log = await AuditLog.open(dir, { lazy: true, persist: { minEvents: 100, ratio: 0, onClose: false }, writeOutWorker: worker.file });
         await Promise.all(Array.from({ length: 120 }, (_, i) => log.append(sampleEvent(i))));
         await log.persist();
@@ -245,14 +250,11 @@ describe('AuditLog', function () {
         assert.equal(await databaseHead(), 270, 'the database file holds every event');
         const v = await verifyAuditLog(dir);
         assert.ok(v.ok && v.events === 270, v.message);
-      } finally {
-        removeDir(join(worker.file, '..'));
-      }
+      });
     });
 
     it("another writer's events, taken in when the lock comes back, go into the kept database too, in chain order", async () => {
-      const worker = notingWorker();
-      try {
+      await withNotingWorker(async (worker) => {
         const a = await AuditLog.open(dir, { lazy: true, persist: { minEvents: 1000, ratio: 0, onClose: false }, writeOutWorker: worker.file });
         await Promise.all(Array.from({ length: 120 }, (_, i) => a.append(sampleEvent(i))));
         await a.persist();
@@ -273,26 +275,18 @@ describe('AuditLog', function () {
         assert.equal(reader.recovery.replayed, 0, 'the database file holds every event');
         for (const e of [...theirs, ...mine]) assert.deepEqual(await reader.get(e.seq), e);
         await reader.close();
-      } finally {
-        removeDir(join(worker.file, '..'));
-      }
+      });
     });
 
     it('a worker that falls behind is handed no more events until it catches up (they wait in the segments instead)', async () => {
       // A worker held on the first events handed to it until `release` exists, as a busy one would be.
-      const folder = fs.mkdtempSync(join(tmpdir(), 'airlock-held-worker-'));
-      const file = join(folder, 'held-worker.js');
+      const { folder, file } = workerScript((f) => [
+        `const { parentPort } = require('worker_threads');`,
+        `const fs = require('fs');`,
+        `const nap = new Int32Array(new SharedArrayBuffer(4));`,
+        `parentPort.on('message', (m) => { if (m.kind === 'feed') while (!fs.existsSync(${JSON.stringify(join(f, 'release'))})) Atomics.wait(nap, 0, 0, 10); });`,
+      ]);
       const release = join(folder, 'release');
-      fs.writeFileSync(
-        file,
-        [
-          `const { parentPort } = require('worker_threads');`,
-          `const fs = require('fs');`,
-          `const nap = new Int32Array(new SharedArrayBuffer(4));`,
-          `parentPort.on('message', (m) => { if (m.kind === 'feed') while (!fs.existsSync(${JSON.stringify(release)})) Atomics.wait(nap, 0, 0, 10); });`,
-          `require(${JSON.stringify(require.resolve('../../src/core/audit/auditWriteOutWorker'))});`,
-        ].join('\n'),
-      );
       const thread = new WriteOutThread(file, 15_000, 100);
       try {
         await thread.run({ stateDir: dir, upTo: 0 }); // starts the worker

@@ -200,7 +200,6 @@ export const nodeJournalIo: JournalIo = {
   fdatasync: (fd) => new Promise((resolve, reject) => fs.fdatasync(fd, (e) => (e ? reject(e) : resolve()))),
 };
 
-/** The journal file open for appending. Writes go through one fd in append mode; the caller holds the lock. */
 /**
  * Creates a missing journal with its header already in it: written to `<path>.new`, fsync'd, then linked into
  * place, which fails if a journal appeared meanwhile (then that one is used). So a crash never leaves a journal
@@ -230,6 +229,7 @@ function createWithHeader(path: string, createAfter: () => ChainHead): boolean {
   }
 }
 
+/** The journal file open for appending. Writes go through one fd in append mode; the caller holds the lock. */
 export class JournalFile {
   private constructor(
     readonly path: string,

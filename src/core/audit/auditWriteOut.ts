@@ -102,10 +102,9 @@ async function databaseFor(dbPath: string): Promise<{ db: AuditDatabase; file: F
   kept = undefined;
   if (k?.timer) clearTimeout(k.timer);
   if (k && k.dbPath === dbPath && sameFile(k.file, dbPath)) {
-    // Fed events that fail to go in are read from the segments like the rest.
+    // Fed events that fail to go in (the database is then closed) are read from the segments like the rest.
     if (insertFed(k)) return k;
-  }
-  k?.db.close();
+  } else k?.db.close();
   let bytes: Buffer | undefined;
   let file: FileIdentity | undefined;
   let fd: number | undefined;
