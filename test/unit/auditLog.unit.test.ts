@@ -8,7 +8,7 @@ import type { AuditEvent, AuditEventInput } from '../../src/protocol/auditEvent'
 import { AuditDatabase } from '../../src/core/audit/auditDatabase';
 import { AuditError } from '../../src/core/audit/auditError';
 import { csvCell, exportEvents } from '../../src/core/audit/auditExport';
-import { nodeJournalIo } from '../../src/core/audit/auditJournal';
+import { encodeRecordLine, nodeJournalIo } from '../../src/core/audit/auditJournal';
 import { AuditLog, verifyAuditLog } from '../../src/core/audit/auditLog';
 import { WriteOutThread } from '../../src/core/audit/auditWriteOut';
 import { runAuditCommand } from '../../src/cli/auditCommand';
@@ -290,13 +290,13 @@ describe('AuditLog', function () {
       const thread = new WriteOutThread(file, 15_000, 100);
       try {
         await thread.run({ stateDir: dir, upTo: 0 }); // starts the worker
-        const batch = (from: number) => Array.from({ length: 30 }, (_, i) => ({ seq: from + i, hash: 'a'.repeat(64), body: `{"seq":${from + i}}`, event: { seq: from + i } }));
-        const handed = [1, 31, 61, 91, 121].map((from) => thread.feed(dir, batch(from)));
+        const feed = (from: number) => thread.feed(dir, [Buffer.from(Array.from({ length: 30 }, (_, i) => encodeRecordLine('a'.repeat(64), `{"seq":${from + i}}`)).join(''))], 30, from);
+        const handed = [1, 31, 61, 91, 121].map(feed);
         assert.deepEqual(handed, [true, true, true, false, false], 'at most 100 events wait in the held worker');
         fs.writeFileSync(release, '');
         // Once it has caught up (acknowledged what it was handed), it takes events again.
         const deadline = Date.now() + 10_000;
-        while (!thread.feed(dir, batch(151))) {
+        while (!feed(151)) {
           assert.ok(Date.now() < deadline, 'the worker never acknowledged the events it was handed');
           await sleep(20);
         }

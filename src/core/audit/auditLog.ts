@@ -124,6 +124,8 @@ interface Unsynced {
   readonly stored: StoredEvent;
   readonly event: AuditEvent;
   readonly pending: Pending;
+  /** On the last event of a batch: the journal lines the batch wrote (handed on to the write-out worker). */
+  batchLines?: Buffer;
 }
 
 /**
@@ -376,7 +378,7 @@ export class AuditLog implements AuditSink {
           }
         }
         if (this.db) this.queueForDatabase(done.map((d) => d.stored));
-        else this.writeOutThread?.feed(this.stateDir, done.map((d) => d.stored));
+        else if (done.length > 0) this.writeOutThread?.feed(this.stateDir, done.flatMap((d) => d.batchLines ?? []), done.length, done[0]!.stored.seq);
         this.emit(done.map((d) => d.event));
         this.startSync();
         if (!this.syncing && this.shouldPersist()) {
@@ -515,7 +517,9 @@ export class AuditLog implements AuditSink {
       ts = eventTs;
     }
     if (out.length === 0) return out;
-    this.journal!.write(Buffer.from(lines.join(''), 'utf8'));
+    const batchLines = Buffer.from(lines.join(''), 'utf8');
+    this.journal!.write(batchLines);
+    out[out.length - 1]!.batchLines = batchLines;
     this.head = { seq, hash, ts };
     return out;
   }
@@ -582,7 +586,7 @@ export class AuditLog implements AuditSink {
       fresh.push(r);
     }
     if (this.db && fresh.length > 0) this.queueForDatabase(fresh);
-    else this.writeOutThread?.feed(this.stateDir, fresh);
+    else if (fresh.length > 0) this.writeOutThread?.feed(this.stateDir, [Buffer.from(fresh.map((r) => encodeRecordLine(r.hash, r.body)).join(''))], fresh.length, fresh[0]!.seq);
   }
 
   private openJournal(): { contents: JournalContents; created: boolean } {

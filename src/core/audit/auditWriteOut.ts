@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { AuditDatabase, DATABASE_FILE } from './auditDatabase';
 import { AuditError, type AuditErrorReason } from './auditError';
-import { collectAfter, encodeRecordLine, parseJournalBytes, writeFileAtomic, type StoredEvent } from './auditJournal';
+import { collectAfter, parseJournalBytes, writeFileAtomic, type StoredEvent } from './auditJournal';
 
 export interface WriteOutJob {
   readonly stateDir: string;
@@ -258,19 +258,23 @@ export class WriteOutThread {
   }
 
   /**
-   * Hands events just made durable to the worker, for the database it keeps (nothing when no worker runs, or
+   * Hands events just made durable (`events` of them from `firstSeq` on, as the journal lines they were written as)
+   * to the worker, for the database it keeps (nothing when no worker runs, or
    * while it is FEED_BACKLOG_MAX events behind: the next write-out reads them from the segments). Events keep a
    * worker from being stopped as idle. Returns whether they were handed over.
    */
-  feed(stateDir: string, records: readonly StoredEvent[]): boolean {
+  feed(stateDir: string, chunks: readonly Uint8Array[], events: number, firstSeq: number): boolean {
     const worker = this.worker;
-    if (!worker || records.length === 0 || this.backlog + records.length > this.backlogMax) return false;
-    this.backlog += records.length;
-    const text = records.map((r) => encodeRecordLine(r.hash, r.body)).join('');
-    // Bytes of their own, moved to the worker rather than copied.
-    const lines = new Uint8Array(Buffer.byteLength(text));
-    Buffer.from(lines.buffer).write(text);
-    worker.postMessage({ kind: 'feed', stateDir, lines, events: records.length, firstSeq: records[0]!.seq } satisfies WriteOutMessage, [lines.buffer]);
+    if (!worker || events === 0 || this.backlog + events > this.backlogMax) return false;
+    this.backlog += events;
+    // One buffer of its own, moved to the worker rather than copied again.
+    const lines = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+    let at = 0;
+    for (const c of chunks) {
+      lines.set(c, at);
+      at += c.length;
+    }
+    worker.postMessage({ kind: 'feed', stateDir, lines, events, firstSeq } satisfies WriteOutMessage, [lines.buffer]);
     this.idle?.refresh();
     return true;
   }
