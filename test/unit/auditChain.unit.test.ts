@@ -8,6 +8,7 @@ import * as fc from 'fast-check';
 import type { AuditEvent, AuditEventInput } from '../../src/protocol/auditEvent';
 import { AuditLog, verifyAuditLog } from '../../src/core/audit/auditLog';
 import { canonicalJson, chainHash, GENESIS_HASH } from '../../src/core/audit/hashChain';
+import { Redactor } from '../../src/core/audit/redaction';
 import { editDatabase, eventArb, flipByte, journalLines, removeDir, sampleEvent, tempStateDir, writeJournalLines } from '../fixtures/auditTestKit';
 
 /** Appends `dbPart` events and writes them into the database, then `journalPart` events that stay in the journal. */
@@ -21,6 +22,29 @@ async function buildLog(dbPart: readonly AuditEventInput[], journalPart: readonl
   await log.close();
   return { dir, events };
 }
+
+/** RFC 8785's reference implementation (`canonicalize`, published with the RFC). */
+async function rfc8785Reference(): Promise<(v: unknown) => string> {
+  const mod = (await import('canonicalize')) as unknown as { default: ((v: unknown) => string) | { default: (v: unknown) => string } };
+  return typeof mod.default === 'function' ? mod.default : mod.default.default;
+}
+
+/** JSON values whose keys are the hard cases of member order: integer-like, non-ASCII, "__proto__", secret-looking. */
+const keyedValue = fc.letrec((tie) => ({
+  value: fc.oneof(
+    { depthSize: 'small' },
+    fc.string({ unit: 'binary', maxLength: 12 }),
+    fc.double({ noNaN: true, noDefaultInfinity: true }),
+    fc.boolean(),
+    fc.constant(null),
+    fc.array(tie('value'), { maxLength: 4 }),
+    fc.dictionary(
+      fc.oneof(fc.constantFrom('0', '1', '9', '10', '01', '4294967294', '4294967295', '-1', '__proto__', 'Z', 'a', '\u00e9', '\ud83d\ude00', '\uff01', 'api_key', 'password'), fc.string({ maxLength: 6 }), fc.nat().map(String)),
+      tie('value'),
+      { maxKeys: 5 },
+    ),
+  ),
+})).value;
 
 describe('AuditLog hash chain (property tests)', function () {
   this.timeout(120_000);
@@ -63,8 +87,7 @@ describe('AuditLog hash chain (property tests)', function () {
 
   it('canonical JSON equals the RFC 8785 reference implementation on random JSON values, and refuses what it refuses', async () => {
     // `canonicalize` is the implementation published with the RFC; ours must write every value byte for byte alike.
-    const mod = (await import('canonicalize')) as unknown as { default: ((v: unknown) => string) | { default: (v: unknown) => string } };
-    const reference = typeof mod.default === 'function' ? mod.default : mod.default.default;
+    const reference = await rfc8785Reference();
     const outcome = (f: () => string): string => {
       try {
         return `ok ${f()}`;
@@ -84,6 +107,37 @@ describe('AuditLog hash chain (property tests)', function () {
       }),
       { numRuns: 3000 },
     );
+  });
+
+  it('the redacted copies the log hashes are written by JSON.stringify exactly as RFC 8785 writes them, unless redactOrdered says otherwise', async () => {
+    const reference = await rfc8785Reference();
+    const redactor = new Redactor([]);
+    fc.assert(
+      fc.property(keyedValue, (v) => {
+        const { value, canonical } = redactor.redactOrdered(v);
+        // Exactly: it says canonical when (and only when) the native writer's text is the reference's.
+        assert.equal(canonical, JSON.stringify(value) === reference(value));
+      }),
+      { numRuns: 2000 },
+    );
+    // JavaScript enumerates integer-like keys first, in numeric order: "10" before "9" cannot be had.
+    assert.equal(redactor.redactOrdered({ args: { 10: 'a', 9: 'b' } }).canonical, false);
+    assert.equal(redactor.redactOrdered({ 1: 'a', 2: 'b', x: 'c' }).canonical, true);
+  });
+
+  it('every event is stored as RFC 8785 canonical JSON, whatever keys its args and result have', async () => {
+    const reference = await rfc8785Reference();
+    const inputs = fc.sample(fc.record({ runId: fc.constant('run-k'), agent: fc.constant('a'), type: fc.constant('tool.call' as const), tool: fc.constant('fs.read'), args: keyedValue, result: keyedValue, reason: fc.string({ maxLength: 20 }) }), { numRuns: 300, seed: 8785 });
+    const { dir } = await buildLog([], inputs);
+    try {
+      const bodies = journalLines(dir)
+        .slice(1)
+        .map((l) => l.slice(l.indexOf('"event":') + 8, -2));
+      assert.equal(bodies.length, inputs.length);
+      for (const body of bodies) assert.equal(body, reference(JSON.parse(body)));
+    } finally {
+      removeDir(dir);
+    }
   });
 
   it('each hash is sha256(prevHash + RFC 8785 JSON of the event without hash), from 64 zeros', async () => {

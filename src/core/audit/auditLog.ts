@@ -113,6 +113,8 @@ export interface RecoveryReport {
 
 interface Pending {
   readonly input: Record<string, unknown>;
+  /** Whether `input` is plain data in RFC 8785 member order (see prepare): JSON.stringify then writes it canonically. */
+  readonly ordered: boolean;
   readonly resolve: (e: AuditEvent) => void;
   readonly reject: (e: unknown) => void;
   /** Resolve once written to the journal (ack 'written') rather than once durable. */
@@ -250,14 +252,14 @@ export class AuditLog implements AuditSink {
     if (this.options.readOnly) return Promise.reject(new AuditError('closed', 'This audit log was opened read-only.'));
     if (this.broken) return Promise.reject(this.broken);
     if (this.closed) return Promise.reject(new AuditError('closed', 'The audit log is closed.'));
-    let clean: Record<string, unknown>;
+    let clean: { event: Record<string, unknown>; ordered: boolean };
     try {
       clean = this.prepare(input);
     } catch (e) {
       return Promise.reject(e);
     }
     return new Promise<AuditEvent>((resolve, reject) => {
-      this.queue.push({ input: clean, resolve, reject, early: options.ack === 'written' });
+      this.queue.push({ input: clean.event, ordered: clean.ordered, resolve, reject, early: options.ack === 'written' });
       if (!this.pumping) {
         // Set synchronously, and cleared synchronously when the pump finds the queue empty, so an append made
         // while it is winding down is never left behind. The pump starts after the current task, so appends
@@ -286,27 +288,38 @@ export class AuditLog implements AuditSink {
     for (const w of this.idleWaiters.splice(0)) w();
   }
 
-  /** Validates and redacts an input event into the fields that will be hashed. */
-  private prepare(input: AuditEventInput): Record<string, unknown> {
+  /**
+   * Validates and redacts an input event into the fields that will be hashed, in RFC 8785's member order (UTF-16
+   * code units), with places held for what writeBatch fills in (seq, ts, prevHash). `ordered` unless the redacted
+   * args or result hold members JavaScript enumerates out of that order (integer-like keys).
+   */
+  private prepare(input: AuditEventInput): { event: Record<string, unknown>; ordered: boolean } {
     const parsed = AuditEventInput.safeParse(input);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
       throw new AuditError('invalid-event', `Not a valid audit event: ${issue ? `${issue.path.join('.') || 'event'}: ${issue.message}` : parsed.error.message}`);
     }
     const e = parsed.data;
-    const out: Record<string, unknown> = { runId: wellFormed(e.runId), agent: wellFormed(e.agent), type: e.type };
-    if (e.tool !== undefined) out.tool = wellFormed(e.tool);
-    if (e.args !== undefined) out.args = this.redactor.redact(e.args);
-    if (e.result !== undefined) out.result = this.redactor.redact(e.result);
-    if (e.decision !== undefined) out.decision = e.decision;
-    if (e.level !== undefined) out.level = e.level;
-    if (e.rule !== undefined) out.rule = this.redactor.redact(e.rule);
+    const args = e.args !== undefined ? this.redactor.redactOrdered(e.args) : undefined;
+    const result = e.result !== undefined ? this.redactor.redactOrdered(e.result) : undefined;
+    const out: Record<string, unknown> = {};
     if (e.actor !== undefined) out.actor = wellFormed(e.actor);
-    if (e.reason !== undefined) out.reason = this.redactor.redact(e.reason);
-    if (e.durationMs !== undefined) out.durationMs = e.durationMs === 0 ? 0 : e.durationMs;
+    out.agent = wellFormed(e.agent);
+    if (args?.value !== undefined) out.args = args.value;
     if (e.costUsd !== undefined) out.costUsd = e.costUsd === 0 ? 0 : e.costUsd;
-    for (const k of ['args', 'result'] as const) if (out[k] === undefined) delete out[k];
-    return out;
+    if (e.decision !== undefined) out.decision = e.decision;
+    if (e.durationMs !== undefined) out.durationMs = e.durationMs === 0 ? 0 : e.durationMs;
+    if (e.level !== undefined) out.level = e.level;
+    out.prevHash = '';
+    if (e.reason !== undefined) out.reason = this.redactor.redact(e.reason);
+    if (result?.value !== undefined) out.result = result.value;
+    if (e.rule !== undefined) out.rule = this.redactor.redact(e.rule);
+    out.runId = wellFormed(e.runId);
+    out.seq = 0;
+    if (e.tool !== undefined) out.tool = wellFormed(e.tool);
+    out.ts = '';
+    out.type = e.type;
+    return { event: out, ordered: args?.canonical !== false && result?.canonical !== false };
   }
 
   /**
@@ -501,12 +514,11 @@ export class AuditLog implements AuditSink {
       event.prevHash = hash;
       let body: string;
       try {
-        body = canonicalJson(event);
+        // The same text either way (the audit tests hold both to RFC 8785's reference implementation); the first
+        // in about half the time.
+        body = p.ordered ? JSON.stringify(event) : canonicalJson(event);
       } catch (e) {
         p.reject(new AuditError('invalid-event', `The audit event cannot be written as canonical JSON: ${(e as Error).message}`));
-        delete event.seq;
-        delete event.ts;
-        delete event.prevHash;
         continue;
       }
       seq += 1;

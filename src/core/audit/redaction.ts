@@ -296,7 +296,17 @@ export class Redactor {
    * NaN, lone surrogates) is replaced by something it can.
    */
   redact(value: unknown): unknown {
-    return this.walk(value, 0, 'none', []);
+    return this.walk(value, 0, 'none', { stack: [], canonical: true });
+  }
+
+  /**
+   * redact, and whether JSON.stringify writes the copy as RFC 8785 canonical JSON: it is plain data (finite numbers,
+   * well-formed strings) with members in UTF-16 code unit order, except where JavaScript itself enumerates them
+   * otherwise (integer-like keys first, in numeric order), which is rare (`{"10": …, "9": …}`).
+   */
+  redactOrdered(value: unknown): { value: unknown; canonical: boolean } {
+    const walk: Walk = { stack: [], canonical: true };
+    return { value: this.walk(value, 0, 'none', walk), canonical: walk.canonical };
   }
 
   /** The credential after `Bearer`/`Basic`/…: a known key format keeps its shape, anything else is hidden. */
@@ -366,7 +376,7 @@ export class Redactor {
     return out;
   }
 
-  private walk(v: unknown, depth: number, hint: KeyHint, stack: object[]): unknown {
+  private walk(v: unknown, depth: number, hint: KeyHint, walk: Walk): unknown {
     switch (typeof v) {
       case 'string':
         return this.text(v, hint);
@@ -385,12 +395,13 @@ export class Redactor {
     }
     if (v === null) return null;
     const obj = v as object;
+    const stack = walk.stack;
     if (stack.includes(obj)) return '[circular]';
     if (depth >= this.maxDepth) return '[nested too deep]';
     if (obj instanceof Date) return Number.isNaN(obj.getTime()) ? null : obj.toISOString();
     if (ArrayBuffer.isView(obj) || obj instanceof ArrayBuffer) return `[binary, ${obj.byteLength} bytes]`;
     if (typeof (obj as { toJSON?: unknown }).toJSON === 'function') {
-      return this.walk((obj as { toJSON: () => unknown }).toJSON(), depth, hint, stack);
+      return this.walk((obj as { toJSON: () => unknown }).toJSON(), depth, hint, walk);
     }
     stack.push(obj);
     try {
@@ -399,23 +410,37 @@ export class Redactor {
         const out: unknown[] = [];
         const n = Math.min(items.length, this.maxEntries);
         for (let i = 0; i < n; i++) {
-          const x = this.walk(items[i], depth + 1, hint === 'password' ? 'password' : 'none', stack);
+          const x = this.walk(items[i], depth + 1, hint === 'password' ? 'password' : 'none', walk);
           out.push(x === undefined ? null : x);
         }
         if (items.length > n) out.push(`[+${items.length - n} more]`);
         return out;
       }
       const entries: Array<[string, unknown]> = obj instanceof Map ? [...obj.entries()].map(([k, x]) => [String(k), x]) : Object.entries(obj);
-      const out: Record<string, unknown> = {};
       const n = Math.min(entries.length, this.maxEntries);
+      const kept: Array<[string, unknown]> = [];
+      let sorted = true;
+      let integerKeys = false;
       for (let i = 0; i < n; i++) {
         const [k, x] = entries[i]!;
         const key = k.length >= 8 ? this.redactText(wellFormed(k)) : wellFormed(k);
-        const value = this.walk(x, depth + 1, keyHint(k), stack);
-        // defineProperty: a key named "__proto__" is data here, not the object's prototype.
-        if (value !== undefined) Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
+        const value = this.walk(x, depth + 1, keyHint(k), walk);
+        if (value === undefined) continue;
+        if (kept.length > 0 && !(kept[kept.length - 1]![0] < key)) sorted = false;
+        if (!integerKeys && key.charCodeAt(0) <= 57 && INTEGER_KEY.test(key)) integerKeys = true;
+        kept.push([key, value]);
       }
-      if (entries.length > n) out['…'] = `[+${entries.length - n} more entries]`;
+      if (entries.length > n) {
+        sorted = false;
+        kept.push(['…', `[+${entries.length - n} more entries]`]);
+      }
+      // Members in UTF-16 code unit order, as canonical JSON (RFC 8785) writes them (the audit log hashes this copy
+      // with JSON.stringify when redactOrdered says it may).
+      if (!sorted) kept.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+      const out: Record<string, unknown> = {};
+      // defineProperty: a key named "__proto__" is data here, not the object's prototype.
+      for (const [key, value] of kept) Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
+      if (integerKeys && walk.canonical && kept.length > 1) walk.canonical = inOrder(Object.keys(out));
       return out;
     } finally {
       stack.pop();
@@ -424,6 +449,21 @@ export class Redactor {
 }
 
 type KeyHint = 'none' | 'password' | 'token';
+
+interface Walk {
+  /** The objects being copied, outermost first (a cycle is cut where it closes). */
+  readonly stack: object[];
+  /** Whether every object copied so far enumerates its members in UTF-16 code unit order. */
+  canonical: boolean;
+}
+
+/** A key JavaScript enumerates before the others, in numeric order (an array index, 0 … 2³² − 2). */
+const INTEGER_KEY = /^(?:0|[1-9][0-9]{0,9})$/;
+
+function inOrder(keys: readonly string[]): boolean {
+  for (let i = 1; i < keys.length; i++) if (!(keys[i - 1]! < keys[i]!)) return false;
+  return true;
+}
 
 const PASSWORD_KEY_WORDS = new Set(['password', 'passwd', 'passphrase', 'pass', 'pwd', 'secret', 'credential', 'credentials', 'cookie', 'authorization', 'privatekey', 'connectionstring']);
 const TOKEN_KEY_WORDS = new Set(['token', 'key', 'apikey', 'auth', 'sig', 'signature']);
