@@ -8,7 +8,7 @@ import type { AuditEvent, AuditEventInput } from '../../src/protocol/auditEvent'
 import { AuditDatabase } from '../../src/core/audit/auditDatabase';
 import { AuditError } from '../../src/core/audit/auditError';
 import { csvCell, exportEvents } from '../../src/core/audit/auditExport';
-import { encodeRecordLine, nodeJournalIo } from '../../src/core/audit/auditJournal';
+import { collectAfter, encodeRecordLine, nodeJournalIo, parseJournalBytes } from '../../src/core/audit/auditJournal';
 import { AuditLog, verifyAuditLog } from '../../src/core/audit/auditLog';
 import { WriteOutThread } from '../../src/core/audit/auditWriteOut';
 import { runAuditCommand } from '../../src/cli/auditCommand';
@@ -567,6 +567,65 @@ describe('AuditLog', function () {
       assert.equal((await again.query({ limit: 1000 })).events.length, 250);
       await again.close();
       assert.ok((await verifyAuditLog(dir)).ok);
+    });
+
+    it('a database loaded with room after it grows into the room, and ends up exactly as one loaded without', async () => {
+      const log = await AuditLog.open(dir, { persist: { minEvents: 1e9, onClose: false } });
+      for (let i = 0; i < 40; i++) await log.append(sampleEvent(i));
+      await log.persist();
+      for (let i = 40; i < 400; i++) await log.append(sampleEvent(i, { reason: `event ${i} ${'x'.repeat(300)}` }));
+      await log.close();
+      const file = fs.readFileSync(join(dir, 'audit.sqlite'));
+      const { records } = collectAfter(dir, 40, parseJournalBytes(fs.readFileSync(join(dir, 'audit.journal'))));
+      assert.equal(records.length, 360);
+      const plain = await AuditDatabase.fromBytes(file, 'plain');
+      const roomy = new Uint8Array(file.length + 1024 * 1024);
+      roomy.set(file);
+      const spacious = await AuditDatabase.fromBytes(roomy, 'with room', { fileSize: file.length });
+      try {
+        const before = { size: spacious.sizeBytes(), spare: spacious.spareBytes() };
+        assert.equal(before.size, file.length);
+        assert.equal(before.spare, 1024 * 1024);
+        plain.insert(records);
+        spacious.insert(records);
+        // The room is where the new pages went: what was taken from it is what the file grew by.
+        const grown = spacious.sizeBytes() - before.size;
+        assert.ok(grown > 100_000, `grew by ${grown} bytes`);
+        assert.equal(before.spare - spacious.spareBytes(), grown);
+        const head = { seq: 400, hash: plain.get(400)!.hash };
+        const [a, b] = [plain.export(head), spacious.export(head)];
+        assert.equal(b.length, a.length);
+        // Read back with SQLite's structural check, event by event alike.
+        const [ra, rb] = [await AuditDatabase.fromBytes(a, 'a'), await AuditDatabase.fromBytes(b, 'b')];
+        for (let seq = 1; seq <= 400; seq++) assert.deepEqual(rb.get(seq), ra.get(seq));
+        ra.close();
+        rb.close();
+      } finally {
+        plain.close();
+        spacious.close();
+      }
+    });
+
+    it('room after a database is left unused where SQLite would count it as pages (the header does not give the size)', async () => {
+      const log = await AuditLog.open(dir, { persist: { minEvents: 1e9, onClose: false } });
+      for (let i = 0; i < 30; i++) await log.append(sampleEvent(i));
+      await log.persist();
+      await log.close();
+      const file = fs.readFileSync(join(dir, 'audit.sqlite'));
+      const roomy = new Uint8Array(file.length + 256 * 1024);
+      roomy.set(file);
+      // Version-valid-for no longer equal to the change counter: SQLite then takes the size from the file.
+      roomy[95] = roomy[27]! ^ 0xff;
+      const db = await AuditDatabase.fromBytes(roomy, 'older', { fileSize: file.length });
+      try {
+        assert.equal(db.sizeBytes(), file.length);
+        assert.ok(db.spareBytes() <= 0);
+        const out = db.export({ seq: 30, hash: db.get(30)!.hash });
+        assert.equal(out.length, file.length);
+        (await AuditDatabase.fromBytes(out, 'checked')).close();
+      } finally {
+        db.close();
+      }
     });
 
     it('a reader beside a writer sees new events after sync(), across rotations (even when an inode number is reused)', async () => {

@@ -103,7 +103,7 @@ interface RunRow {
 }
 
 /** What the 100-byte SQLite header says, read without loading the file. */
-export function inspectDatabaseHeader(head: Uint8Array, fileSize: number): { problem?: string; userVersion: number; applicationId: number } {
+export function inspectDatabaseHeader(head: Uint8Array, fileSize: number): { problem?: string; userVersion: number; applicationId: number; sizeInHeader?: boolean } {
   const text = Buffer.from(head.buffer, head.byteOffset, Math.min(16, head.length)).toString('latin1');
   if (head.length < 100 || text !== 'SQLite format 3\u0000') return { problem: 'it is not an SQLite database (bad header)', userVersion: 0, applicationId: 0 };
   const view = new DataView(head.buffer, head.byteOffset, head.length);
@@ -116,7 +116,8 @@ export function inspectDatabaseHeader(head: Uint8Array, fileSize: number): { pro
   const applicationId = view.getUint32(68);
   if (pageSize < 512 || (pageSize & (pageSize - 1)) !== 0) return { problem: 'its page size is invalid', userVersion, applicationId };
   if (validFor === changes && pages * pageSize !== fileSize) return { problem: `it is ${fileSize} bytes long where its header says ${pages * pageSize} (truncated or padded)`, userVersion, applicationId };
-  return { userVersion, applicationId };
+  // SQLite takes the database's size from the header when it is valid (valid-for = change counter), else from the file's.
+  return { userVersion, applicationId, sizeInHeader: validFor === changes && pages > 0 };
 }
 
 type SchemaEntry = [string, string, string, string | null];
@@ -160,7 +161,21 @@ export class AuditDatabase {
   private textAllLoaded = false;
   private textSeq = 0;
 
+  /** The bytes sql.js's in-memory file held when loaded (the file and the room after it). */
+  private capacity = 0;
+
   private constructor(private readonly db: Database) {}
+
+  /** The database file's size as it would be exported now. */
+  sizeBytes(): number {
+    const [pages, pageSize] = this.db.exec('PRAGMA page_count; PRAGMA page_size').map((r) => Number(r.values[0]?.[0]));
+    return pages! * pageSize!;
+  }
+
+  /** Room left to grow into before sql.js's in-memory file has to grow (see fromBytes); ≤ 0 when none. */
+  spareBytes(): number {
+    return this.capacity - this.sizeBytes();
+  }
 
   static async create(): Promise<AuditDatabase> {
     const SQL = await loadSqlJs();
@@ -171,27 +186,33 @@ export class AuditDatabase {
 
   /**
    * Opens an exported database. Throws `newer-schema` (nothing is written) or `corrupt`. `check` runs SQLite's
-   * structural check on small files (verify skips it: it reads every row anyway).
+   * structural check on small files (verify skips it: it reads every row anyway). With `fileSize`, `bytes` holds the
+   * file in its first `fileSize` bytes and zeros after it: room for the database to grow into in memory. sql.js's
+   * in-memory file otherwise grows by 12.5% at a time, copying itself whole each time (the room is used where SQLite
+   * takes the database's size from the header, which it does for every file it wrote).
    */
-  static async fromBytes(bytes: Uint8Array, label: string, options: { check?: boolean } = {}): Promise<AuditDatabase> {
-    const header = inspectDatabaseHeader(bytes.subarray(0, 100), bytes.length);
+  static async fromBytes(bytes: Uint8Array, label: string, options: { check?: boolean; fileSize?: number } = {}): Promise<AuditDatabase> {
+    const fileSize = options.fileSize ?? bytes.length;
+    const header = inspectDatabaseHeader(bytes.subarray(0, 100), fileSize);
     if (header.problem) throw new AuditError('corrupt', `The audit database ${label} is damaged: ${header.problem}.`);
     if (header.applicationId !== APPLICATION_ID) throw new AuditError('corrupt', `${label} is an SQLite file but not an Airlock audit database.`);
     if (header.userVersion > SCHEMA_VERSION) {
       throw new AuditError('newer-schema', `The audit database ${label} was written by a newer version of Airlock (schema ${header.userVersion}; this one reads up to ${SCHEMA_VERSION}). Update Airlock; the file was left untouched.`);
     }
     const SQL = await loadSqlJs();
+    const data = fileSize < bytes.length && !header.sizeInHeader ? bytes.subarray(0, fileSize) : bytes;
     let db: Database | undefined;
     try {
-      db = new SQL.Database(bytes);
+      db = new SQL.Database(data);
       db.exec(CONNECTION_PRAGMAS);
       // A full structural check costs about 50 ms per 10 MB: worth it for the small logs most workspaces have;
       // in a large one, damage is found by verify or by the first query that reads it (then rebuilt).
-      if (options.check !== false && bytes.length <= QUICK_CHECK_MAX_BYTES) {
+      if (options.check !== false && fileSize <= QUICK_CHECK_MAX_BYTES) {
         const check = String(db.exec('PRAGMA quick_check')[0]?.values[0]?.[0] ?? '');
         if (check !== 'ok') throw new AuditError('corrupt', `The audit database ${label} is damaged: ${check}.`);
       }
       const adb = new AuditDatabase(db);
+      adb.capacity = data.length;
       adb.loadState();
       return adb;
     } catch (e) {

@@ -82,15 +82,14 @@ interface FileIdentity {
 // Whole milliseconds, rounded as Node's `Stats.mtime` rounds them: a time set back from that date compares equal.
 const identity = (st: fs.Stats): FileIdentity => ({ dev: st.dev, ino: st.ino, size: st.size, mtimeMs: Math.round(st.mtimeMs) });
 
+const sameIdentity = (a: FileIdentity, b: FileIdentity) => a.dev === b.dev && a.ino === b.ino && a.size === b.size && a.mtimeMs === b.mtimeMs;
+
 function sameFile(a: FileIdentity, path: string): boolean {
-  let st: fs.Stats;
   try {
-    st = fs.statSync(path);
+    return sameIdentity(a, identity(fs.statSync(path)));
   } catch {
     return false;
   }
-  const b = identity(st);
-  return b.dev === a.dev && b.ino === a.ino && b.size === a.size && b.mtimeMs === a.mtimeMs;
 }
 
 /**
@@ -105,21 +104,70 @@ async function databaseFor(dbPath: string): Promise<{ db: AuditDatabase; file: F
     // Fed events that fail to go in (the database is then closed) are read from the segments like the rest.
     if (insertFed(k)) return k;
   } else k?.db.close();
-  let bytes: Buffer | undefined;
-  let file: FileIdentity | undefined;
+  const loaded = await loadFile(dbPath);
+  // A damaged database is not repaired here: the caller falls back to the writer's own path, which rebuilds it.
+  const db = loaded?.db ?? (await AuditDatabase.create());
+  return { db, file: loaded?.file, fileSeq: db.maxSeq };
+}
+
+const MB = 1024 * 1024;
+const ROOM_MIN = 16 * MB;
+/**
+ * Up to this size, a kept database is loaded again with new room when little is left (makeRoom); a larger one is
+ * loaded with room only when first read, then grows as sql.js grows it. Loading costs the file and sql.js's copy
+ * of it side by side: for a large database, more memory at once than growing does.
+ */
+const RELOAD_MAX = 256 * MB;
+/**
+ * Room to grow into after a database loaded here (see AuditDatabase.fromBytes): half its size (within bounds), a
+ * quarter for a large one — about what the events up to the next write-out take (a write-out every quarter of the log).
+ */
+const roomFor = (size: number) => Math.min(256 * MB, Math.max(ROOM_MIN, Math.ceil(size / (size > RELOAD_MAX ? 4 : 2))));
+
+/** The database file with the identity it had when read (through the same open file); undefined when there is none. */
+async function loadFile(dbPath: string): Promise<{ db: AuditDatabase; file: FileIdentity } | undefined> {
+  let bytes: Uint8Array;
+  let file: FileIdentity;
   let fd: number | undefined;
   try {
     fd = fs.openSync(dbPath, 'r');
     file = identity(fs.fstatSync(fd));
-    bytes = fs.readFileSync(fd);
+    // Zeros after the file (a new array is zeroed): the room.
+    bytes = new Uint8Array(file.size + roomFor(file.size));
+    for (let at = 0; at < file.size; ) {
+      const n = fs.readSync(fd, bytes, at, file.size - at, at);
+      if (n === 0) throw new AuditError('io-error', `${dbPath} got shorter while it was read.`);
+      at += n;
+    }
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw e;
   } finally {
     if (fd !== undefined) fs.closeSync(fd);
   }
-  // A damaged database is not repaired here: the caller falls back to the writer's own path, which rebuilds it.
-  const db = bytes ? await AuditDatabase.fromBytes(bytes, dbPath) : await AuditDatabase.create();
-  return { db, file, fileSeq: db.maxSeq };
+  return { db: await AuditDatabase.fromBytes(bytes, dbPath, { fileSize: file.size }), file };
+}
+
+/**
+ * Loads the kept database again from its file (which it equals, having just been written out), with new room, when
+ * less is left than the events up to the next write-out will take (a quarter of the log): cheaper than letting sql.js
+ * grow its copy 12.5% at a time. If that fails, nothing is kept: the next write-out loads the file.
+ */
+export async function makeRoom(): Promise<void> {
+  const k = kept;
+  if (!k || k.fed.length > 0 || k.db.maxSeq !== k.fileSeq) return;
+  const size = k.db.sizeBytes();
+  if (size > RELOAD_MAX || k.db.spareBytes() >= Math.max(ROOM_MIN / 2, size / 4)) return;
+  kept = undefined;
+  k.db.close();
+  try {
+    const loaded = await loadFile(k.dbPath);
+    if (!loaded) return;
+    if (sameIdentity(loaded.file, k.file) && loaded.db.maxSeq === k.fileSeq) kept = { ...k, db: loaded.db, fed: [] };
+    else loaded.db.close();
+  } catch {
+    // left to the next write-out
+  }
 }
 
 /** Puts the kept database's fed events in; false (the database closed, and no longer kept) if that failed. */

@@ -3,7 +3,7 @@
 // write-outs (writeOutDatabase's `keep`) for as long as the worker is kept.
 import { parentPort } from 'node:worker_threads';
 import { AuditError } from './auditError';
-import { feedDatabase, writeOutDatabase, type WriteOutFeed, type WriteOutMessage, type WriteOutReply } from './auditWriteOut';
+import { feedDatabase, makeRoom, writeOutDatabase, type WriteOutFeed, type WriteOutMessage, type WriteOutReply } from './auditWriteOut';
 
 if (!parentPort) throw new Error('auditWriteOutWorker runs as a worker thread (started by WriteOutThread)');
 const port = parentPort;
@@ -26,7 +26,11 @@ port.on('message', (m: WriteOutMessage) => {
     m.kind === 'feed'
       ? fed(m)
       : writeOutDatabase(m.job, { keep: true }).then(
-          (result) => post({ ok: true, result }),
+          (result) => {
+            post({ ok: true, result });
+            // Before anything fed next, while the database still equals its file.
+            return makeRoom();
+          },
           (e: unknown) => post(AuditError.is(e) ? { ok: false, message: e.message, reason: e.reason } : { ok: false, message: e instanceof Error ? e.message : String(e) }),
         ),
   ).catch(() => undefined); // (feedDatabase does not throw; a surprise must not stop the queue)
