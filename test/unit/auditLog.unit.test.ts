@@ -34,6 +34,13 @@ function cli(args: string[]): Promise<{ code: number; out: string; err: string }
   return runAuditCommand(args, { stdout: (s) => (out += s), stderr: (s) => (err += s) }).then((code) => ({ code, out, err }));
 }
 
+/** The file's bytes followed by `room` zeros (what the write-out worker loads a database into). */
+function withRoom(file: Uint8Array, room: number): Uint8Array {
+  const bytes = new Uint8Array(file.length + room);
+  bytes.set(file);
+  return bytes;
+}
+
 describe('AuditLog', function () {
   this.timeout(60_000);
   let dir: string;
@@ -579,8 +586,7 @@ describe('AuditLog', function () {
       const { records } = collectAfter(dir, 40, parseJournalBytes(fs.readFileSync(join(dir, 'audit.journal'))));
       assert.equal(records.length, 360);
       const plain = await AuditDatabase.fromBytes(file, 'plain');
-      const roomy = new Uint8Array(file.length + 1024 * 1024);
-      roomy.set(file);
+      const roomy = withRoom(file, 1024 * 1024);
       const spacious = await AuditDatabase.fromBytes(roomy, 'with room', { fileSize: file.length });
       try {
         const before = { size: spacious.sizeBytes(), spare: spacious.spareBytes() };
@@ -612,8 +618,7 @@ describe('AuditLog', function () {
       await log.persist();
       await log.close();
       const file = fs.readFileSync(join(dir, 'audit.sqlite'));
-      const roomy = new Uint8Array(file.length + 256 * 1024);
-      roomy.set(file);
+      const roomy = withRoom(file, 256 * 1024);
       // Version-valid-for no longer equal to the change counter: SQLite then takes the size from the file.
       roomy[95] = roomy[27]! ^ 0xff;
       const db = await AuditDatabase.fromBytes(roomy, 'older', { fileSize: file.length });

@@ -345,7 +345,7 @@ function writeAll(fd: number, data: Buffer, _path: string): void {
 }
 
 /** Reads until `buf` is full or the file ends; returns the part that was read. */
-function readAll(fd: number, buf: Buffer, position: number, _path: string): Buffer {
+export function readAll(fd: number, buf: Buffer, position: number, _path: string): Buffer {
   let off = 0;
   while (off < buf.length) {
     const n = fs.readSync(fd, buf, off, buf.length - off, position + off);

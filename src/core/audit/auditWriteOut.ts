@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { AuditDatabase, DATABASE_FILE } from './auditDatabase';
 import { AuditError, type AuditErrorReason } from './auditError';
-import { collectAfter, parseJournalBytes, writeFileAtomic, type StoredEvent } from './auditJournal';
+import { collectAfter, parseJournalBytes, readAll, writeFileAtomic, type StoredEvent } from './auditJournal';
 
 export interface WriteOutJob {
   readonly stateDir: string;
@@ -134,10 +134,8 @@ async function loadFile(dbPath: string): Promise<{ db: AuditDatabase; file: File
     file = identity(fs.fstatSync(fd));
     // Zeros after the file (a new array is zeroed): the room.
     bytes = new Uint8Array(file.size + roomFor(file.size));
-    for (let at = 0; at < file.size; ) {
-      const n = fs.readSync(fd, bytes, at, file.size - at, at);
-      if (n === 0) throw new AuditError('io-error', `${dbPath} got shorter while it was read.`);
-      at += n;
+    if (readAll(fd, Buffer.from(bytes.buffer, 0, file.size), 0, dbPath).length < file.size) {
+      throw new AuditError('io-error', `${dbPath} got shorter while it was read.`);
     }
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;

@@ -422,22 +422,19 @@ export class Redactor {
       let last: string | undefined;
       let sorted = true;
       let integerKeys = false;
-      for (let i = 0; i <= n; i++) {
-        let key: string;
-        let value: unknown;
-        if (i < n) {
-          const [k, x] = entries[i]!;
-          key = k.length >= 8 ? this.redactText(wellFormed(k)) : wellFormed(k);
-          value = this.walk(x, depth + 1, keyHint(k), walk);
-          if (value === undefined) continue;
-        } else if (entries.length > n) {
-          key = '…';
-          value = `[+${entries.length - n} more entries]`;
-        } else break;
+      for (let i = 0; i < n; i++) {
+        const [k, x] = entries[i]!;
+        const key = k.length >= 8 ? this.redactText(wellFormed(k)) : wellFormed(k);
+        const value = this.walk(x, depth + 1, keyHint(k), walk);
+        if (value === undefined) continue;
         if (last !== undefined && !(last < key)) sorted = false;
         if (!integerKeys && key.charCodeAt(0) <= 57 && INTEGER_KEY.test(key)) integerKeys = true;
         setMember(out, key, value);
         last = key;
+      }
+      if (entries.length > n) {
+        if (last !== undefined && !(last < ELLIPSIS)) sorted = false;
+        out[ELLIPSIS] = `[+${entries.length - n} more entries]`;
       }
       // Members in UTF-16 code unit order, as canonical JSON (RFC 8785) writes them (the audit log hashes this copy
       // with JSON.stringify when redactOrdered says it may).
