@@ -5,14 +5,16 @@ import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AuditEvent, AuditEventInput } from '../../src/protocol/auditEvent';
-import { AuditDatabase } from '../../src/core/audit/auditDatabase';
+import type { Database } from 'sql.js';
+import * as fc from 'fast-check';
+import { AuditDatabase, loadSqlJs } from '../../src/core/audit/auditDatabase';
 import { AuditError } from '../../src/core/audit/auditError';
 import { csvCell, exportEvents } from '../../src/core/audit/auditExport';
-import { collectAfter, encodeRecordLine, nodeJournalIo, parseJournalBytes } from '../../src/core/audit/auditJournal';
+import { collectAfter, encodeRecordLine, nodeJournalIo, parseJournalBytes, readJournalFile } from '../../src/core/audit/auditJournal';
 import { AuditLog, verifyAuditLog } from '../../src/core/audit/auditLog';
 import { WriteOutThread } from '../../src/core/audit/auditWriteOut';
 import { runAuditCommand } from '../../src/cli/auditCommand';
-import { editDatabase, heldSyncs, journalLines, removeDir, sampleEvent, tempStateDir } from '../fixtures/auditTestKit';
+import { editDatabase, eventArb, heldSyncs, journalLines, removeDir, sampleEvent, tempStateDir } from '../fixtures/auditTestKit';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -297,7 +299,10 @@ describe('AuditLog', function () {
       const thread = new WriteOutThread(file, 15_000, 100);
       try {
         await thread.run({ stateDir: dir, upTo: 0 }); // starts the worker
-        const feed = (from: number) => thread.feed(dir, [Buffer.from(Array.from({ length: 30 }, (_, i) => encodeRecordLine('a'.repeat(64), `{"seq":${from + i}}`)).join(''))], 30, from);
+        const feed = (from: number) => {
+          const records = Array.from({ length: 30 }, (_, i) => ({ seq: from + i, hash: 'a'.repeat(64), body: `{"seq":${from + i}}`, event: { seq: from + i }, exact: true }));
+          return thread.feed(dir, [Buffer.from(records.map((r) => encodeRecordLine(r.hash, r.body)).join(''))], records);
+        };
         const handed = [1, 31, 61, 91, 121].map(feed);
         assert.deepEqual(handed, [true, true, true, false, false], 'at most 100 events wait in the held worker');
         fs.writeFileSync(release, '');
@@ -349,6 +354,49 @@ describe('AuditLog', function () {
       assert.equal(await databaseHead(), 240);
       const v = await verifyAuditLog(dir);
       assert.ok(v.ok && v.events === 240, v.message);
+    });
+
+    it('the database the worker builds from the events it is fed equals one built from the journal, table by table', async () => {
+      // Fed events go in by what the writer worked out from its own objects (facts and search bits), not by parsing:
+      // every column, run summary, planner count and search bit must come out as folding the stored text gives them.
+      const odd = [
+        { args: JSON.parse('{"__proto__":{"x":"Proto-Key"},"10":"ten","9":"Nine","b":[1,"Two"]}') as unknown },
+        { args: { 'zé': 'Ünïcode Σ', 'z\u0000': 'nul', '\ud83d': 'lone' }, reason: 'Reason "quoted"\nnewline ΣΑΣ' },
+        { costUsd: 0.25, durationMs: 1e21 },
+      ];
+      const events: AuditEventInput[] = [
+        ...fc.sample(eventArb, { numRuns: 300, seed: 41 }),
+        ...odd.map((o, i) => sampleEvent(i, o)),
+        sampleEvent(7, { type: 'run.end', result: { status: 'failed' }, reason: 'gave up' }),
+        sampleEvent(8, { type: 'run.end', decision: 'halt' }),
+      ];
+      await withNotingWorker(async (worker) => {
+        const log = await AuditLog.open(dir, { lazy: true, persist: { minEvents: 100, ratio: 0, onClose: false }, writeOutWorker: worker.file });
+        await Promise.all(events.slice(0, 120).map((e) => log.append(e)));
+        await log.persist();
+        for (let at = 120; at < events.length; at += 40) await Promise.all(events.slice(at, at + 40).map((e) => log.append(e)));
+        await log.persist();
+        await log.close();
+        assert.equal(worker.segmentsRead().length, 1, 'the events after the first write-out went in as they were fed');
+      });
+      const SQL = await loadSqlJs();
+      const reference = await AuditDatabase.create();
+      const { records } = collectAfter(dir, 0, readJournalFile(join(dir, 'audit.journal')));
+      assert.equal(records.length, events.length);
+      reference.insert(records);
+      const fed = new SQL.Database(fs.readFileSync(join(dir, 'audit.sqlite')));
+      const built = new SQL.Database(reference.export({ seq: records.length, hash: records[records.length - 1]!.hash }));
+      try {
+        for (const table of ['events', 'runs', 'value_counts', 'text_blocks']) {
+          const dump = (db: Database) => db.exec(`SELECT * FROM ${table} ORDER BY 1, 2`)[0]?.values ?? [];
+          assert.ok(dump(built).length > 0, table);
+          assert.deepEqual(dump(fed), dump(built), `the ${table} table`);
+        }
+      } finally {
+        fed.close();
+        built.close();
+        reference.close();
+      }
     });
 
     it('when the worker cannot run, writes the database out in its own thread instead', async () => {

@@ -25,6 +25,9 @@ const DECISION_CODES: Record<Decision, number> = { allow: 1, deny: 2, stage: 3, 
 const LEVEL_CODES: Record<ApprovalLevel, number> = { auto: 1, review: 2, require: 3, deny: 4 };
 const TYPE_NAMES = invert(TYPE_CODES);
 const DECISION_NAMES = invert(DECISION_CODES);
+const TYPE_CODE = new Map<unknown, number>(Object.entries(TYPE_CODES));
+const DECISION_CODE = new Map<unknown, number>(Object.entries(DECISION_CODES));
+const LEVEL_CODE = new Map<unknown, number>(Object.entries(LEVEL_CODES));
 
 function invert<K extends string>(o: Record<K, number>): Map<number, K> {
   return new Map(Object.entries(o).map(([k, v]) => [v as number, k as K]));
@@ -100,6 +103,68 @@ interface RunRow {
   approvals: number;
   alerts: number;
   costUsd: number;
+}
+
+/**
+ * What folding an event into the database takes from it besides its text and hash: the indexed columns (as stored)
+ * and what the run summaries count. The appending thread works them out from the event objects it has, so the
+ * worker folding fed events never parses their text (WriteOutThread.feed).
+ */
+export type FoldFacts = readonly [
+  runId: string,
+  agent: string,
+  ts: string,
+  type: number,
+  tool: string | null,
+  decision: number | null,
+  level: number | null,
+  costUsd: number | null,
+  /** For a run.end event, the run's status and reason. */
+  endStatus: RunStatus | null,
+  endReason: string | null,
+];
+
+/**
+ * The facts of an event, the same whether taken from the object that was serialised or from its text parsed back:
+ * only top-level strings and a finite number are read (a non-finite cost is written as null).
+ */
+export function foldFacts(e: Partial<AuditEvent>): FoldFacts {
+  const end = e.type === 'run.end';
+  return [
+    String(e.runId ?? ''),
+    String(e.agent ?? ''),
+    String(e.ts ?? ''),
+    TYPE_CODE.get(e.type) ?? 0,
+    typeof e.tool === 'string' ? e.tool : null,
+    e.decision !== undefined ? (DECISION_CODE.get(e.decision) ?? 0) : null,
+    e.level !== undefined ? (LEVEL_CODE.get(e.level) ?? 0) : null,
+    typeof e.costUsd === 'number' && Number.isFinite(e.costUsd) ? e.costUsd : null,
+    end ? runEndStatus(e) : null,
+    end ? (e.reason ?? null) : null,
+  ];
+}
+
+/** An event as the database takes it in: its text (or that text's UTF-8 bytes), its hash and its facts. */
+export interface FoldRecord {
+  readonly seq: number;
+  readonly hash: string;
+  readonly body: string | Uint8Array;
+  readonly facts: FoldFacts;
+}
+
+/**
+ * The text search bits of these events (textIndex.ts), per block. They come from each event as a search parses its
+ * stored text: the object itself when it is exactly that (`exact`), else the text parsed again.
+ */
+export function searchBits(records: readonly StoredEvent[]): Map<number, Uint8Array> {
+  const bits = new Map<number, Uint8Array>();
+  for (const r of records) {
+    const block = blockOf(r.seq);
+    let b = bits.get(block);
+    if (!b) bits.set(block, (b = new Uint8Array(TEXT_BLOCK_BITS / 8)));
+    addEventText(b, (r.exact ? r.event : JSON.parse(r.body)) as Partial<AuditEvent>);
+  }
+  return bits;
 }
 
 /** What the 100-byte SQLite header says, read without loading the file. */
@@ -276,6 +341,14 @@ export class AuditDatabase {
 
   /** Adds events (seq > maxSeq, ascending) in one transaction, with the runs, the planner's counts and the text bits. */
   insert(records: readonly StoredEvent[]): void {
+    this.insertFolded(
+      records.map((r) => ({ seq: r.seq, hash: r.hash, body: r.body, facts: foldFacts(r.event) })),
+      searchBits(records),
+    );
+  }
+
+  /** insert, for events whose facts and search bits (`bits`, per block: see searchBits) were worked out already. */
+  insertFolded(records: readonly FoldRecord[], bits: ReadonlyMap<number, Uint8Array>): void {
     if (records.length === 0) return;
     // Bits for events an older version added without them come first, so they stay complete up to maxSeq.
     this.textCatchUp();
@@ -295,26 +368,16 @@ export class AuditDatabase {
       for (const r of records) {
         // Gaps are allowed (an unreadable journal line is left out, and verify reports it); going back is not.
         if (r.seq <= this.max) throw new Error(`audit database: event #${r.seq} is not after #${this.max}`);
-        const e = r.event as Partial<AuditEvent>;
-        const run = this.touchRun(e, r.seq);
+        const [, agent, , type, tool, decision, level] = r.facts;
+        const run = this.touchRun(r.facts, r.seq);
         touched.add(run);
-        const type = TYPE_CODES[e.type as AuditEventType] ?? 0;
-        const decision = e.decision !== undefined ? (DECISION_CODES[e.decision] ?? 0) : null;
-        const level = e.level !== undefined ? (LEVEL_CODES[e.level] ?? 0) : null;
-        const tool = typeof e.tool === 'string' ? e.tool : null;
-        const agent = String(e.agent ?? '');
         // The body goes in as UTF-8 bytes cast to TEXT: sql.js binds byte arrays far faster than strings.
-        rows.push(r.seq, run.id, agent, type, tool, decision, level, Buffer.from(r.body, 'utf8'), Buffer.from(r.hash, 'hex'));
+        rows.push(r.seq, run.id, agent, type, tool, decision, level, typeof r.body === 'string' ? Buffer.from(r.body, 'utf8') : r.body, Buffer.from(r.hash, 'hex'));
         if (++inRows === INSERT_ROWS) {
           this.stmt(insertSql(INSERT_ROWS)).run(rows);
           rows.length = 0;
           inRows = 0;
         }
-        // The bits come from the stored text itself, parsed as a search will parse it (once: an event read back
-        // from the journal was parsed from that text already).
-        const block = blockOf(r.seq);
-        addEventText(this.textBlock(block), (r.fromBody ? r.event : JSON.parse(r.body)) as Partial<AuditEvent>);
-        textDirty.add(block);
         bump('run', run.id);
         bump('agent', agent);
         bump('type', type);
@@ -324,6 +387,11 @@ export class AuditDatabase {
         this.max = r.seq;
       }
       if (inRows > 0) this.stmt(insertSql(inRows)).run(rows);
+      for (const [block, b] of bits) {
+        const into = this.textBlock(block);
+        for (let i = 0; i < into.length; i++) into[i]! |= b[i]!;
+        textDirty.add(block);
+      }
       const up = this.stmt(
         'INSERT OR REPLACE INTO runs (id, run_id, agent, status, reason, started_at, ended_at, first_seq, last_seq, last_at, events, tool_calls, denied, pending, approvals, alerts, cost_usd) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
       );
@@ -447,13 +515,12 @@ export class AuditDatabase {
     return ranges;
   }
 
-  private touchRun(e: Partial<AuditEvent>, seq: number): RunRow {
-    const runId = String(e.runId ?? '');
-    const ts = String(e.ts ?? '');
+  private touchRun(facts: FoldFacts, seq: number): RunRow {
+    const [runId, agent, ts, type, , decision, , costUsd, endStatus, endReason] = facts;
     let run = this.runsById.get(runId);
     if (!run) {
       run = {
-        id: this.nextRunId++, runId, agent: String(e.agent ?? ''), status: 'unknown', reason: undefined, startedAt: undefined, endedAt: undefined,
+        id: this.nextRunId++, runId, agent, status: 'unknown', reason: undefined, startedAt: undefined, endedAt: undefined,
         firstSeq: seq, lastSeq: seq, lastAt: ts, events: 0, toolCalls: 0, denied: 0, pending: 0, approvals: 0, alerts: 0, costUsd: 0,
       };
       this.runsById.set(runId, run);
@@ -462,31 +529,31 @@ export class AuditDatabase {
     run.events++;
     run.lastSeq = seq;
     run.lastAt = ts;
-    if (typeof e.costUsd === 'number') run.costUsd += e.costUsd;
-    switch (e.type) {
-      case 'run.start':
+    if (costUsd !== null) run.costUsd += costUsd;
+    switch (type) {
+      case TYPE_CODES['run.start']:
         run.startedAt = ts;
         if (run.status === 'unknown') run.status = 'running';
         break;
-      case 'run.end':
+      case TYPE_CODES['run.end']:
         run.endedAt = ts;
-        run.status = runEndStatus(e);
-        run.reason = e.reason;
+        run.status = endStatus ?? 'completed';
+        run.reason = endReason ?? undefined;
         break;
-      case 'tool.call':
+      case TYPE_CODES['tool.call']:
         run.toolCalls++;
         break;
-      case 'approval':
+      case TYPE_CODES.approval:
         run.approvals++;
         break;
-      case 'alert':
+      case TYPE_CODES.alert:
         run.alerts++;
         break;
     }
-    if (e.decision === 'deny' || e.decision === 'rejected') run.denied++;
+    if (decision === DECISION_CODES.deny || decision === DECISION_CODES.rejected) run.denied++;
     // Gates waiting for a human: a pending decision opens one, an approval or rejection closes one.
-    if (e.decision === 'pending') run.pending++;
-    else if ((e.decision === 'approved' || e.decision === 'rejected') && run.pending > 0) run.pending--;
+    if (decision === DECISION_CODES.pending) run.pending++;
+    else if ((decision === DECISION_CODES.approved || decision === DECISION_CODES.rejected) && run.pending > 0) run.pending--;
     return run;
   }
 
@@ -802,7 +869,8 @@ export class AuditDatabase {
       while (s.step()) {
         const [seq, agent, type, tool, decision, level, runId, body] = s.get();
         const e = JSON.parse(String(body)) as Partial<AuditEvent>;
-        const want = [e.agent ?? '', TYPE_CODES[e.type as AuditEventType] ?? 0, e.tool ?? null, e.decision ? DECISION_CODES[e.decision] : null, e.level ? LEVEL_CODES[e.level] : null, e.runId];
+        const f = foldFacts(e);
+        const want = [f[1], f[3], f[4], f[5], f[6], f[0]];
         const have = [agent, type, tool, decision, level, runId];
         const i = want.findIndex((w, k) => w !== have[k]);
         if (i >= 0) return { seq: Number(seq), detail: `its ${['agent', 'type', 'tool', 'decision', 'level', 'run'][i]} column disagrees with the event itself (the database was edited outside Airlock)` };

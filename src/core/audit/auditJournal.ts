@@ -29,8 +29,11 @@ export interface StoredEvent {
   readonly hash: string;
   readonly body: string;
   readonly event: Readonly<Record<string, unknown>>;
-  /** True when `event` was parsed from `body` (read back from a file), so it is exactly what a search sees. */
-  readonly fromBody?: boolean;
+  /**
+   * True when `event` is exactly what parsing `body` gives, so it is what a search sees: it was parsed from `body`
+   * (read back from a file), or `body` is JSON.stringify of it (plain data, written in canonical order).
+   */
+  readonly exact?: boolean;
 }
 
 export type JournalLine =
@@ -69,7 +72,7 @@ export function parseJournalLine(line: string): JournalLine {
     if (typeof event !== 'object' || event === null || Array.isArray(event) || !Number.isSafeInteger(seq) || (seq as number) < 1) {
       return { kind: 'malformed', reason: 'the event has no valid seq' };
     }
-    return { kind: 'record', record: { seq: seq as number, hash, body, event: event as Record<string, unknown>, fromBody: true } };
+    return { kind: 'record', record: { seq: seq as number, hash, body, event: event as Record<string, unknown>, exact: true } };
   }
   if (line.startsWith('{"airlockJournal":')) {
     try {
@@ -84,6 +87,22 @@ export function parseJournalLine(line: string): JournalLine {
     return { kind: 'malformed', reason: 'damaged journal header' };
   }
   return { kind: 'malformed', reason: 'not a journal record' };
+}
+
+/**
+ * Journal lines this process wrote itself, split into each record's hash and the UTF-8 bytes of its body without
+ * decoding or parsing them; undefined unless `buf` is exactly `count` record lines.
+ */
+export function splitRecordLines(buf: Buffer, count: number): Array<{ hash: string; body: Buffer }> | undefined {
+  const out: Array<{ hash: string; body: Buffer }> = [];
+  let pos = 0;
+  for (let i = 0; i < count; i++) {
+    const nl = buf.indexOf(10, pos);
+    if (nl < 0 || nl - pos < BODY_START + 3 || buf.toString('latin1', pos, pos + RECORD_HEAD.length) !== RECORD_HEAD || buf[nl - 1] !== 0x7d) return undefined;
+    out.push({ hash: buf.toString('latin1', pos + RECORD_HEAD.length, pos + RECORD_HEAD.length + 64), body: buf.subarray(pos + BODY_START, nl - 1) });
+    pos = nl + 1;
+  }
+  return pos === buf.length ? out : undefined;
 }
 
 export interface JournalContents {

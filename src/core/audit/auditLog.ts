@@ -391,7 +391,7 @@ export class AuditLog implements AuditSink {
           }
         }
         if (this.db) this.queueForDatabase(done.map((d) => d.stored));
-        else if (done.length > 0) this.writeOutThread?.feed(this.stateDir, done.flatMap((d) => d.batchLines ?? []), done.length, done[0]!.stored.seq);
+        else if (done.length > 0) this.writeOutThread?.feed(this.stateDir, done.flatMap((d) => d.batchLines ?? []), done.map((d) => d.stored));
         this.emit(done.map((d) => d.event));
         this.startSync();
         if (!this.syncing && this.shouldPersist()) {
@@ -524,7 +524,7 @@ export class AuditLog implements AuditSink {
       seq += 1;
       const h = chainHash(hash, body);
       lines.push(encodeRecordLine(h, body));
-      out.push({ stored: { seq, hash: h, body, event }, event: Object.assign({}, event, { hash: h }) as AuditEvent, pending: p });
+      out.push({ stored: { seq, hash: h, body, event, exact: p.ordered }, event: Object.assign({}, event, { hash: h }) as AuditEvent, pending: p });
       hash = h;
       ts = eventTs;
     }
@@ -598,7 +598,7 @@ export class AuditLog implements AuditSink {
       fresh.push(r);
     }
     if (this.db && fresh.length > 0) this.queueForDatabase(fresh);
-    else if (fresh.length > 0) this.writeOutThread?.feed(this.stateDir, [Buffer.from(fresh.map((r) => encodeRecordLine(r.hash, r.body)).join(''))], fresh.length, fresh[0]!.seq);
+    else if (fresh.length > 0) this.writeOutThread?.feed(this.stateDir, [Buffer.from(fresh.map((r) => encodeRecordLine(r.hash, r.body)).join(''))], fresh);
   }
 
   private openJournal(): { contents: JournalContents; created: boolean } {

@@ -13,9 +13,9 @@
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { AuditDatabase, DATABASE_FILE } from './auditDatabase';
+import { AuditDatabase, DATABASE_FILE, foldFacts, searchBits, type FoldFacts, type FoldRecord } from './auditDatabase';
 import { AuditError, type AuditErrorReason } from './auditError';
-import { collectAfter, parseJournalBytes, readAll, writeFileAtomic, type StoredEvent } from './auditJournal';
+import { collectAfter, readAll, splitRecordLines, writeFileAtomic, type StoredEvent } from './auditJournal';
 
 export interface WriteOutJob {
   readonly stateDir: string;
@@ -23,10 +23,18 @@ export interface WriteOutJob {
   readonly upTo: number;
 }
 
-/** Events made durable by the writer, as journal lines (UTF-8), for the database the worker keeps (see feedDatabase). */
+/**
+ * Events made durable by the writer, for the database the worker keeps (see feedDatabase): the journal lines they
+ * were written as (UTF-8), and what the database takes from them worked out by the writer, which has them as objects
+ * (the worker then never parses them).
+ */
 export interface WriteOutFeed {
   readonly stateDir: string;
   readonly lines: Uint8Array;
+  /** The events' FoldFacts in order, as JSON. */
+  readonly facts: string;
+  /** Their text search bits, per block (searchBits). */
+  readonly bits: ReadonlyArray<readonly [number, Uint8Array]>;
   /** How many events the lines hold (the worker acknowledges them by this count), and the first one's seq. */
   readonly events: number;
   readonly firstSeq: number;
@@ -67,8 +75,9 @@ interface Kept {
   readonly file: FileIdentity;
   /** The last event in the file on disk (the database may hold more: events fed since). */
   readonly fileSeq: number;
-  /** Fed events not yet in the database, contiguous after its last one. */
-  fed: StoredEvent[];
+  /** Fed events not yet in the database, contiguous after its last one, and their search bits. */
+  fed: FoldRecord[];
+  fedBits: Map<number, Uint8Array>;
   timer?: NodeJS.Timeout;
 }
 
@@ -161,7 +170,7 @@ export async function makeRoom(): Promise<void> {
   try {
     const loaded = await loadFile(k.dbPath);
     if (!loaded) return;
-    if (sameIdentity(loaded.file, k.file) && loaded.db.maxSeq === k.fileSeq) kept = { ...k, db: loaded.db, fed: [] };
+    if (sameIdentity(loaded.file, k.file) && loaded.db.maxSeq === k.fileSeq) kept = { ...k, db: loaded.db, fed: [], fedBits: new Map() };
     else loaded.db.close();
   } catch {
     // left to the next write-out
@@ -173,10 +182,12 @@ function insertFed(k: Kept): boolean {
   if (k.timer) clearTimeout(k.timer);
   k.timer = undefined;
   const fed = k.fed;
+  const bits = k.fedBits;
   k.fed = [];
+  k.fedBits = new Map();
   if (fed.length === 0) return true;
   try {
-    k.db.insert(fed);
+    k.db.insertFolded(fed, bits);
     return true;
   } catch {
     if (kept === k) kept = undefined;
@@ -193,13 +204,17 @@ function insertFed(k: Kept): boolean {
 export function feedDatabase(feed: WriteOutFeed): void {
   const k = kept;
   if (!k || k.dbPath !== join(feed.stateDir, DATABASE_FILE)) return;
-  let next = k.db.maxSeq + k.fed.length + 1;
-  // After a gap (events not handed over) nothing more can be taken: not worth parsing.
-  if (feed.firstSeq > next) return;
-  for (const { line } of parseJournalBytes(Buffer.from(feed.lines.buffer, feed.lines.byteOffset, feed.lines.byteLength), 1, false).lines) {
-    if (line.kind !== 'record' || line.record.seq !== next) continue;
-    k.fed.push(line.record);
-    next++;
+  const next = k.db.maxSeq + k.fed.length + 1;
+  // After a gap (events not handed over) nothing more can be taken.
+  if (feed.firstSeq > next || feed.firstSeq + feed.events <= next) return;
+  const lines = splitRecordLines(Buffer.from(feed.lines.buffer, feed.lines.byteOffset, feed.lines.byteLength), feed.events);
+  const facts = JSON.parse(feed.facts) as FoldFacts[];
+  if (!lines || facts.length !== feed.events) return;
+  for (let i = next - feed.firstSeq; i < lines.length; i++) k.fed.push({ seq: feed.firstSeq + i, hash: lines[i]!.hash, body: lines[i]!.body, facts: facts[i]! });
+  for (const [block, b] of feed.bits) {
+    const into = k.fedBits.get(block);
+    if (!into) k.fedBits.set(block, b);
+    else for (let i = 0; i < into.length; i++) into[i]! |= b[i]!;
   }
   if (k.fed.length >= FEED_BATCH) insertFed(k);
   else if (k.fed.length > 0 && !k.timer) {
@@ -240,7 +255,7 @@ export async function writeOutDatabase(job: WriteOutJob, options: { keep?: boole
     return { lastSeq: db.maxSeq };
   } finally {
     // Kept only when it is known to equal the file on disk; after a failure nothing is trusted.
-    if (options.keep && ok && file) kept = { dbPath, db, file, fileSeq, fed: [] };
+    if (options.keep && ok && file) kept = { dbPath, db, file, fileSeq, fed: [], fedBits: new Map() };
     else db.close();
   }
 }
@@ -304,13 +319,14 @@ export class WriteOutThread {
   }
 
   /**
-   * Hands events just made durable (`events` of them from `firstSeq` on, as the journal lines they were written as)
-   * to the worker, for the database it keeps (nothing when no worker runs, or
-   * while it is FEED_BACKLOG_MAX events behind: the next write-out reads them from the segments). Events keep a
-   * worker from being stopped as idle. Returns whether they were handed over.
+   * Hands events just made durable (`records`, as the journal lines `chunks` they were written as) to the worker, for
+   * the database it keeps, with what the database takes from them (nothing when no worker runs, or while it is
+   * FEED_BACKLOG_MAX events behind: the next write-out reads them from the segments). Events keep a worker from being
+   * stopped as idle. Returns whether they were handed over.
    */
-  feed(stateDir: string, chunks: readonly Uint8Array[], events: number, firstSeq: number): boolean {
+  feed(stateDir: string, chunks: readonly Uint8Array[], records: readonly StoredEvent[]): boolean {
     const worker = this.worker;
+    const events = records.length;
     if (!worker || events === 0 || this.backlog + events > this.backlogMax) return false;
     this.backlog += events;
     // One buffer of its own, moved to the worker rather than copied again.
@@ -320,7 +336,9 @@ export class WriteOutThread {
       lines.set(c, at);
       at += c.length;
     }
-    worker.postMessage({ kind: 'feed', stateDir, lines, events, firstSeq } satisfies WriteOutMessage, [lines.buffer]);
+    const facts = JSON.stringify(records.map((r) => foldFacts(r.event)));
+    const bits = [...searchBits(records)];
+    worker.postMessage({ kind: 'feed', stateDir, lines, facts, bits, events, firstSeq: records[0]!.seq } satisfies WriteOutMessage, [lines.buffer, ...bits.map(([, b]) => b.buffer as ArrayBuffer)]);
     this.idle?.refresh();
     return true;
   }
