@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AuditEventInput } from '../../src/protocol/auditEvent';
-import { AuditDatabase } from '../../src/core/audit/auditDatabase';
+import { AuditDatabase, SCHEMA_VERSION } from '../../src/core/audit/auditDatabase';
 import { encodeHeaderLine } from '../../src/core/audit/auditJournal';
 import type { StoredEvent } from '../../src/core/audit/auditJournal';
 import { AuditReader } from '../../src/core/audit/auditReader';
@@ -53,7 +53,8 @@ function benchEvent(i: number): AuditEventInput {
 
 /** Builds (once) a state folder holding `n` chained events in audit.sqlite, through the database's batch insert. */
 async function cachedLog(n: number, notes: string[]): Promise<string> {
-  const dir = join(tmpdir(), `airlock-bench-audit-v${CACHE_VERSION}-${n}`);
+  // The schema version is part of the name: a log built by an older layout would be changed by the first write-out.
+  const dir = join(tmpdir(), `airlock-bench-audit-v${CACHE_VERSION}-s${SCHEMA_VERSION}-${n}`);
   if (fs.existsSync(join(dir, 'complete'))) return dir;
   fs.rmSync(dir, { recursive: true, force: true });
   fs.mkdirSync(dir, { recursive: true });

@@ -4,10 +4,12 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { AuditEvent, AuditEventInput } from '../../src/protocol/auditEvent';
+import { approvalLevels, auditEventTypes, decisions, type AuditEvent, type AuditEventInput } from '../../src/protocol/auditEvent';
 import type { Database } from 'sql.js';
 import * as fc from 'fast-check';
-import { AuditDatabase, loadSqlJs } from '../../src/core/audit/auditDatabase';
+import { AuditDatabase, knownSchemas, loadSqlJs } from '../../src/core/audit/auditDatabase';
+import { checkEventFile } from '../../src/core/audit/eventFileScan';
+import { GENESIS_HASH } from '../../src/core/audit/hashChain';
 import { AuditError } from '../../src/core/audit/auditError';
 import { csvCell, exportEvents } from '../../src/core/audit/auditExport';
 import { collectAfter, encodeRecordLine, nodeJournalIo, parseJournalBytes, readJournalFile } from '../../src/core/audit/auditJournal';
@@ -608,6 +610,75 @@ describe('AuditLog', function () {
   });
 
   describe('the database, the journal and its segments', () => {
+    it('a version 1 database (an index each on type, decision and level) answers filters as it is, and takes the one index of version 2 at its first insert', async () => {
+      const events = fc.sample(eventArb, { numRuns: 300, seed: 5 });
+      let log = await AuditLog.open(dir);
+      const all = await Promise.all(events.map((e) => log.append(e)));
+      await log.close();
+      // The file as version 1 wrote it: its three indexes, per-column counts, user_version 1.
+      await editDatabase(dir, (run) => {
+        run(`DROP INDEX events_kind; ${['type', 'decision', 'level'].map((c) => `CREATE INDEX events_${c} ON events(${c})`).join('; ')}`);
+        run(`DELETE FROM value_counts WHERE dim = 'kind'`);
+        for (const c of ['type', 'decision', 'level']) run(`INSERT INTO value_counts (dim, value, n) SELECT '${c}', CAST(${c} AS TEXT), count(*) FROM events WHERE ${c} IS NOT NULL GROUP BY ${c}`);
+        run('PRAGMA user_version = 1');
+      });
+      const layout = async () => {
+        const SQL = await loadSqlJs();
+        const db = new SQL.Database(fs.readFileSync(join(dir, 'audit.sqlite')));
+        try {
+          const indexes = db.exec("SELECT name FROM sqlite_schema WHERE type = 'index' AND name LIKE 'events_%' ORDER BY name")[0]!.values.map((r) => String(r[0]));
+          return { version: Number(db.exec('PRAGMA user_version')[0]!.values[0]![0]), indexes };
+        }  finally {
+          db.close();
+        }
+      };
+      assert.deepEqual(await layout(), { version: 1, indexes: ['events_agent', 'events_decision', 'events_level', 'events_run', 'events_tool', 'events_type'] });
+      const checked = await checkEventFile(fs.readFileSync(join(dir, 'audit.sqlite')), await knownSchemas(), { seq: 0, hash: GENESIS_HASH });
+      assert.ok(checked && checked.results.every((r) => !r.bad), 'verify reads a version 1 file directly');
+
+      // Random filters on type, decision and level (with others now and then), against a plain filter of the events.
+      const queries = fc.sample(
+        fc.record(
+          {
+            type: fc.subarray([...auditEventTypes], { minLength: 1 }),
+            decision: fc.subarray([...decisions], { minLength: 1 }),
+            level: fc.subarray([...approvalLevels], { minLength: 1 }),
+            agent: fc.constantFrom('refactor', 'support'),
+            tool: fc.constantFrom('fs.read', 'net.fetch'),
+          },
+          { requiredKeys: [] },
+        ),
+        { numRuns: 60, seed: 9 },
+      );
+      const check = async (reader: AuditLog, stored: readonly AuditEvent[]) => {
+        for (const q of queries) {
+          const want = stored.filter(
+            (e) =>
+              (!q.type || q.type.includes(e.type)) && (!q.decision || (e.decision !== undefined && q.decision.includes(e.decision))) &&
+              (!q.level || (e.level !== undefined && q.level.includes(e.level))) && (!q.agent || e.agent === q.agent) && (!q.tool || e.tool === q.tool),
+          );
+          assert.deepEqual((await collect(reader.iterate(q))).map((e) => e.seq), want.map((e) => e.seq), JSON.stringify(q));
+          const page = await reader.query({ ...q, limit: 3, after: 0 });
+          assert.deepEqual(page.events.map((e) => e.seq), want.slice(0, 3).map((e) => e.seq), `first page of ${JSON.stringify(q)}`);
+        }
+      };
+      const reader = await AuditLog.open(dir, { readOnly: true });
+      await check(reader, all);
+      await reader.close();
+      assert.equal((await layout()).version, 1, 'reading leaves the file as it is');
+
+      log = await AuditLog.open(dir);
+      all.push(...(await Promise.all(fc.sample(eventArb, { numRuns: 40, seed: 6 }).map((e) => log.append(e)))));
+      await log.close();
+      assert.deepEqual(await layout(), { version: 2, indexes: ['events_agent', 'events_kind', 'events_run', 'events_tool'] });
+      const after = await AuditLog.open(dir, { readOnly: true });
+      assert.equal(after.recovery.replayed, 0);
+      await check(after, all);
+      await after.close();
+      const v = await verifyAuditLog(dir, { deep: true });
+      assert.ok(v.ok && v.events === 340, v.message);
+    });
+
     it('folds the journal into the database in batches, rotates it into compressed segments, and replays the rest on open', async () => {
       const log = await AuditLog.open(dir, { persist: { minEvents: 100, ratio: 0.25, onClose: false } });
       for (let i = 0; i < 250; i++) await log.append(sampleEvent(i));

@@ -14,8 +14,11 @@ import type { ChainChunk, ChainLocation, ChainVerifier } from './hashChain';
 import { addEventText, blockMayContain, blockOf, blockRange, covers, TEXT_BLOCK_BITS, termBits } from './textIndex';
 
 export const DATABASE_FILE = 'audit.sqlite';
-/** Bumped when the tables change; a database from a newer version is refused, never rewritten. */
-export const SCHEMA_VERSION = 1;
+/**
+ * Bumped when the tables change; a database from a newer version is refused, never rewritten. Version 2 replaced
+ * version 1's three indexes on type, decision and level by one on the three (see KIND_INDEX).
+ */
+export const SCHEMA_VERSION = 2;
 /** "ARLK" in the SQLite header's application_id, so a stray SQLite file is not mistaken for an audit log. */
 export const APPLICATION_ID = 0x41524c4b;
 
@@ -33,6 +36,19 @@ function invert<K extends string>(o: Record<K, number>): Map<number, K> {
   return new Map(Object.entries(o).map(([k, v]) => [v as number, k as K]));
 }
 
+/**
+ * Type, decision and level take few values each: one index on the three costs each insert about what one of them
+ * alone did (three cost ~5 µs of a fold's ~24 per event). A filter on any of them reads one stream of the index per
+ * combination of the three that occurs and matches (counted in value_counts as dim 'kind'), each in seq order, merged.
+ */
+const KIND_INDEX = 'events_kind';
+const KIND_INDEX_SQL = `CREATE INDEX ${KIND_INDEX} ON events(type, decision, level)`;
+/** Version 1's indexes in its place, as it created them (a version 1 file is changed at its first insert). */
+const V1_KIND_COLUMNS = ['type', 'decision', 'level'] as const;
+const V1_INDEXES = V1_KIND_COLUMNS.map((c) => `CREATE INDEX events_${c} ON events(${c})`);
+/** The value_counts key of a combination of type, decision and level (codes; '' for none). */
+const kindKey = (type: SqlValue, decision: SqlValue, level: SqlValue) => `${type}:${decision ?? ''}:${level ?? ''}`;
+
 const SCHEMA = `
 PRAGMA application_id = ${APPLICATION_ID};
 PRAGMA user_version = ${SCHEMA_VERSION};
@@ -48,12 +64,11 @@ CREATE TABLE events (
   tool TEXT, decision INTEGER, level INTEGER, body TEXT NOT NULL, hash BLOB NOT NULL);
 CREATE INDEX events_run ON events(run);
 CREATE INDEX events_agent ON events(agent);
-CREATE INDEX events_type ON events(type);
 CREATE INDEX events_tool ON events(tool);
-CREATE INDEX events_decision ON events(decision);
-CREATE INDEX events_level ON events(level);
+${KIND_INDEX_SQL};
 CREATE TABLE text_blocks (block INTEGER PRIMARY KEY, bits BLOB NOT NULL);
 `;
+
 
 /** Added after the first release; created when a database without it is loaded (its bits are then filled in). */
 const TEXT_BLOCKS_TABLE = 'CREATE TABLE IF NOT EXISTS text_blocks (block INTEGER PRIMARY KEY, bits BLOB NOT NULL)';
@@ -77,6 +92,21 @@ export function loadSqlJs(): Promise<SqlJsStatic> {
 }
 
 type Dim = 'run' | 'agent' | 'type' | 'tool' | 'decision' | 'level';
+/** A query's filter on one column: any of `values`. */
+interface Cond {
+  readonly dim: Dim;
+  readonly values: ReadonlyArray<string | number>;
+}
+/** An index to read a page from: `match` (with each stream's values bound) selects one stream of it. */
+interface Driver {
+  readonly covers: readonly Cond[];
+  readonly index: string;
+  readonly match: string;
+  readonly streams: ReadonlyArray<readonly SqlValue[]>;
+  readonly estimate: number;
+}
+const KIND_DIMS: ReadonlySet<Dim> = new Set(['type', 'decision', 'level']);
+const KIND_PREFIX = 'kind\u0000';
 
 /** Rows per INSERT statement: one statement for many rows saves most of sql.js's per-call overhead. */
 const INSERT_ROWS = 64;
@@ -189,15 +219,19 @@ type SchemaEntry = [string, string, string, string | null];
 let schemaEntries: Promise<SchemaEntry[][]> | undefined;
 
 /**
- * sqlite_schema as this version creates it (type, name, tbl_name, sql), and as the first release did (before
- * text_blocks), to recognise a file laid out the same.
+ * sqlite_schema as this version creates it (type, name, tbl_name, sql), as version 1 did, and as the first release
+ * did (version 1 before text_blocks), to recognise a file laid out the same.
  */
 export function knownSchemas(): Promise<SchemaEntry[][]> {
   schemaEntries ??= (async () => {
-    const db = await AuditDatabase.create();
+    const db = new (await loadSqlJs()).Database();
     try {
-      const current = db.schemaEntries();
-      return [current, current.filter((e) => e[2] !== 'text_blocks')];
+      const entries = () => (db.exec('SELECT type, name, tbl_name, sql FROM sqlite_schema')[0]?.values ?? []).map((r): SchemaEntry => [String(r[0]), String(r[1]), String(r[2]), r[3] === null ? null : String(r[3])]);
+      db.exec(SCHEMA);
+      const current = entries();
+      db.exec(`DROP INDEX ${KIND_INDEX}; ${V1_INDEXES.join('; ')}`);
+      const v1 = entries();
+      return [current, v1, v1.filter((e) => e[2] !== 'text_blocks')];
     } finally {
       db.close();
     }
@@ -228,6 +262,8 @@ export class AuditDatabase {
 
   /** The bytes sql.js's in-memory file held when loaded (the file and the room after it). */
   private capacity = 0;
+  /** Whether type, decision and level have one index (version 2), not one each (version 1, until its first insert). */
+  private kindIndex = true;
 
   private constructor(private readonly db: Database) {}
 
@@ -307,6 +343,7 @@ export class AuditDatabase {
 
   private loadState(): void {
     this.max = Number(this.scalar('SELECT coalesce(max(seq), 0) FROM events') ?? 0);
+    this.kindIndex = this.scalar("SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND name = ?", [KIND_INDEX]) === 1;
     this.db.exec(TEXT_BLOCKS_TABLE);
     this.textSeq = Number(this.meta('text_index_seq') ?? 0);
     this.textBits.clear();
@@ -322,12 +359,13 @@ export class AuditDatabase {
       this.runsByNum.set(run.id, run);
       this.nextRunId = Math.max(this.nextRunId, run.id + 1);
     }
-    for (const r of this.db.exec('SELECT dim, value, n FROM value_counts')[0]?.values ?? []) this.counts.set(`${r[0]}\u0000${r[1]}`, Number(r[2]));
+    this.loadCounts();
   }
 
-  schemaEntries(): Array<[string, string, string, string | null]> {
-    const rows = this.db.exec('SELECT type, name, tbl_name, sql FROM sqlite_schema')[0]?.values ?? [];
-    return rows.map((r) => [String(r[0]), String(r[1]), String(r[2]), r[3] === null ? null : String(r[3])]);
+  /** The planner's counts (value_counts), read again. */
+  private loadCounts(): void {
+    this.counts.clear();
+    for (const r of this.db.exec('SELECT dim, value, n FROM value_counts')[0]?.values ?? []) this.counts.set(`${r[0]}\u0000${r[1]}`, Number(r[2]));
   }
 
   /** The highest seq in the database (events are contiguous from 1). */
@@ -354,8 +392,8 @@ export class AuditDatabase {
     this.textCatchUp();
     const textDirty = new Set<number>();
     const touched = new Set<RunRow>();
-    const counted = new Map<Dim, Map<string | number, number>>();
-    const bump = (dim: Dim, value: string | number | null) => {
+    const counted = new Map<Dim | 'kind', Map<string | number, number>>();
+    const bump = (dim: Dim | 'kind', value: string | number | null) => {
       if (value === null) return;
       let m = counted.get(dim);
       if (!m) counted.set(dim, (m = new Map()));
@@ -365,6 +403,7 @@ export class AuditDatabase {
     let inRows = 0;
     this.db.exec('BEGIN');
     try {
+      if (!this.kindIndex) this.upgradeLayout();
       for (const r of records) {
         // Gaps are allowed (an unreadable journal line is left out, and verify reports it); going back is not.
         if (r.seq <= this.max) throw new Error(`audit database: event #${r.seq} is not after #${this.max}`);
@@ -380,10 +419,8 @@ export class AuditDatabase {
         }
         bump('run', run.id);
         bump('agent', agent);
-        bump('type', type);
         bump('tool', tool);
-        bump('decision', decision);
-        bump('level', level);
+        bump('kind', kindKey(type, decision, level));
         this.max = r.seq;
       }
       if (inRows > 0) this.stmt(insertSql(inRows)).run(rows);
@@ -418,6 +455,23 @@ export class AuditDatabase {
       this.loadState();
       throw e;
     }
+  }
+
+  /**
+   * Gives a version 1 database this version's layout: the kind index and its counts in place of version 1's three
+   * indexes and theirs. Runs inside the caller's transaction (the first insert), so a file is either one or the other.
+   */
+  private upgradeLayout(): void {
+    this.db.exec(
+      `${V1_KIND_COLUMNS.map((c) => `DROP INDEX IF EXISTS events_${c};`).join(' ')} ${KIND_INDEX_SQL}; ` +
+        `DELETE FROM value_counts WHERE dim IN (${V1_KIND_COLUMNS.map((c) => `'${c}'`).join(', ')}); PRAGMA user_version = ${SCHEMA_VERSION};`,
+    );
+    const vc = this.stmt('INSERT OR REPLACE INTO value_counts (dim, value, n) VALUES (?, ?, ?)');
+    for (const [type, decision, level, n] of this.db.exec('SELECT type, decision, level, count(*) FROM events GROUP BY type, decision, level')[0]?.values ?? []) {
+      vc.run(['kind', kindKey(type ?? null, decision ?? null, level ?? null), n ?? 0]);
+    }
+    this.loadCounts();
+    this.kindIndex = true;
   }
 
   // ---------------------------------------------------------------- text search bits (textIndex.ts)
@@ -615,19 +669,12 @@ export class AuditDatabase {
     const bodyMayMatch = text !== undefined && like === undefined ? bodyPrefilter(text) : undefined;
 
     // Drive the scan from the most selective index when it is selective enough; otherwise walk the table by seq,
-    // which stops as soon as the page is full.
-    let driver: { dim: Dim; values: ReadonlyArray<string | number> } | undefined;
-    let best = Infinity;
-    for (const c of conds) {
-      const est = c.values.reduce<number>((n, v) => n + this.estimate(c.dim, v), 0);
-      if (est < best) {
-        best = est;
-        driver = c;
-      }
-    }
-    if (best > Math.max(2000, this.max * 0.05)) driver = undefined;
+    // which stops as soon as the page is full. An index is read as one stream per value (or combination) wanted.
+    let driver: Driver | undefined;
+    for (const d of this.drivers(conds)) if (!driver || d.estimate < driver.estimate) driver = d;
+    if (driver && driver.estimate > Math.max(2000, this.max * 0.05)) driver = undefined;
 
-    const residual = conds.filter((c) => c !== driver);
+    const residual = conds.filter((c) => !driver?.covers.includes(c));
     const where: string[] = ['seq BETWEEN ? AND ?'];
     const params: SqlValue[] = [];
     for (const c of residual) {
@@ -642,21 +689,21 @@ export class AuditDatabase {
     const want = limit + 1;
     const out: AuditEvent[] = [];
 
-    const streams = driver ? driver.values.map((v) => ({ value: v as SqlValue })) : [{ value: undefined as SqlValue | undefined }];
+    const streams: ReadonlyArray<readonly SqlValue[]> = driver ? driver.streams : [[]];
     // Each stream is read in chunks along seq; the streams are merged so the page is in seq order.
-    const sql = (withDriver: boolean) =>
-      `SELECT seq, body, hash FROM events ${withDriver ? `INDEXED BY events_${driver!.dim}` : 'NOT INDEXED'} WHERE ${withDriver ? `${driver!.dim} = ? AND ` : ''}${where.join(' AND ')} ORDER BY seq ${dir} LIMIT ?`;
-    const stmt = this.stmt(sql(driver !== undefined));
+    const stmt = this.stmt(
+      `SELECT seq, body, hash FROM events ${driver ? `INDEXED BY ${driver.index}` : 'NOT INDEXED'} WHERE ${driver ? `${driver.match} AND ` : ''}${where.join(' AND ')} ORDER BY seq ${dir} LIMIT ?`,
+    );
     const chunk = Math.max(want, 64);
     interface Cursor {
-      value: SqlValue | undefined;
+      values: readonly SqlValue[];
       lo: number;
       hi: number;
       buf: SqlValue[][];
       done: boolean;
     }
     const fill = (c: Cursor) => {
-      stmt.bind([...(c.value !== undefined ? [c.value] : []), c.lo, c.hi, ...params, chunk]);
+      stmt.bind([...c.values, c.lo, c.hi, ...params, chunk]);
       try {
         while (stmt.step()) c.buf.push(stmt.get());
       } finally {
@@ -672,7 +719,7 @@ export class AuditDatabase {
     // A text search reads only the blocks its term can occur in (textIndex.ts); everything else reads [lo, hi].
     const ranges = (text !== undefined ? this.textRanges(text, lo, hi, order) : undefined) ?? [[lo, hi]];
     for (const [rangeLo, rangeHi] of ranges) {
-      const cursors: Cursor[] = streams.map((s) => ({ value: s.value, lo: rangeLo, hi: rangeHi, buf: [], done: false }));
+      const cursors: Cursor[] = streams.map((values) => ({ values, lo: rangeLo, hi: rangeHi, buf: [], done: false }));
       for (;;) {
         if (out.length >= want) break;
         for (const c of cursors) if (c.buf.length === 0 && !c.done) fill(c);
@@ -712,8 +759,36 @@ export class AuditDatabase {
     return this.counts.get(`${dim}\u0000${value}`) ?? 0;
   }
 
-  private dimConditions(q: AuditQuery): Array<{ dim: Dim; values: ReadonlyArray<string | number> }> | 'none' {
-    const conds: Array<{ dim: Dim; values: ReadonlyArray<string | number> }> = [];
+  /**
+   * The indexes a page could be driven from: one per condition, except that with the kind index (version 2) the
+   * conditions on type, decision and level share it, read once per counted combination that meets them all.
+   */
+  private drivers(conds: readonly Cond[]): Driver[] {
+    const kinds = this.kindIndex ? conds.filter((c) => KIND_DIMS.has(c.dim)) : [];
+    const out: Driver[] = conds
+      .filter((c) => !kinds.includes(c))
+      .map((c) => ({
+        covers: [c], index: `events_${c.dim}`, match: `${c.dim} = ?`, streams: c.values.map((v) => [v]),
+        estimate: c.values.reduce<number>((n, v) => n + this.estimate(c.dim, v), 0),
+      }));
+    if (kinds.length === 0) return out;
+    const wanted = (dim: Dim, value: number | null) => kinds.every((c) => c.dim !== dim || (value !== null && c.values.includes(value)));
+    const streams: SqlValue[][] = [];
+    let estimate = 0;
+    for (const [key, n] of this.counts) {
+      if (!key.startsWith(KIND_PREFIX)) continue;
+      const [type, decision, level] = key.slice(KIND_PREFIX.length).split(':').map((v) => (v === '' ? null : Number(v)));
+      if (wanted('type', type!) && wanted('decision', decision!) && wanted('level', level!)) {
+        streams.push([type!, decision!, level!]);
+        estimate += n;
+      }
+    }
+    out.push({ covers: kinds, index: KIND_INDEX, match: 'type = ? AND decision IS ? AND level IS ?', streams, estimate });
+    return out;
+  }
+
+  private dimConditions(q: AuditQuery): Cond[] | 'none' {
+    const conds: Cond[] = [];
     const add = (dim: Dim, values: ReadonlyArray<string | number | undefined> | undefined): boolean => {
       if (values === undefined) return true;
       const known = [...new Set(values.filter((v): v is string | number => v !== undefined))];
