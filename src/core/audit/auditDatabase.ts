@@ -186,14 +186,13 @@ export interface FoldRecord {
  * The text search bits of these events (textIndex.ts), per block. They come from each event as a search parses its
  * stored text: the object itself when it is exactly that (`exact`), else the text parsed again.
  */
-export function searchBits(records: ReadonlyArray<StoredEvent | FoldRecord>): Map<number, Uint8Array> {
+export function searchBits(records: readonly StoredEvent[]): Map<number, Uint8Array> {
   const bits = new Map<number, Uint8Array>();
   for (const r of records) {
     const block = blockOf(r.seq);
     let b = bits.get(block);
     if (!b) bits.set(block, (b = new Uint8Array(TEXT_BLOCK_BITS / 8)));
-    const e = 'exact' in r && r.exact ? r.event : JSON.parse(typeof r.body === 'string' ? r.body : Buffer.from(r.body.buffer, r.body.byteOffset, r.body.byteLength).toString('utf8'));
-    addEventText(b, e as Partial<AuditEvent>);
+    addEventText(b, (r.exact ? r.event : JSON.parse(r.body)) as Partial<AuditEvent>);
   }
   return bits;
 }

@@ -25,13 +25,16 @@ export interface WriteOutJob {
 
 /**
  * Events made durable by the writer, for the database the worker keeps (see feedDatabase): the journal lines they
- * were written as (UTF-8), and their facts, worked out by the writer, which has them as objects.
+ * were written as (UTF-8), and what the database takes from them worked out by the writer, which has them as objects
+ * (the worker then never parses them).
  */
 export interface WriteOutFeed {
   readonly stateDir: string;
   readonly lines: Uint8Array;
   /** The events' FoldFacts in order, as JSON. */
   readonly facts: string;
+  /** Their text search bits, per block (searchBits). */
+  readonly bits: ReadonlyArray<readonly [number, Uint8Array]>;
   /** How many events the lines hold (the worker acknowledges them by this count), and the first one's seq. */
   readonly events: number;
   readonly firstSeq: number;
@@ -72,8 +75,9 @@ interface Kept {
   readonly file: FileIdentity;
   /** The last event in the file on disk (the database may hold more: events fed since). */
   readonly fileSeq: number;
-  /** Fed events not yet in the database, contiguous after its last one. */
+  /** Fed events not yet in the database, contiguous after its last one, and their search bits. */
   fed: FoldRecord[];
+  fedBits: Map<number, Uint8Array>;
   timer?: NodeJS.Timeout;
 }
 
@@ -166,7 +170,7 @@ export async function makeRoom(): Promise<void> {
   try {
     const loaded = await loadFile(k.dbPath);
     if (!loaded) return;
-    if (sameIdentity(loaded.file, k.file) && loaded.db.maxSeq === k.fileSeq) kept = { ...k, db: loaded.db, fed: [] };
+    if (sameIdentity(loaded.file, k.file) && loaded.db.maxSeq === k.fileSeq) kept = { ...k, db: loaded.db, fed: [], fedBits: new Map() };
     else loaded.db.close();
   } catch {
     // left to the next write-out
@@ -178,11 +182,12 @@ function insertFed(k: Kept): boolean {
   if (k.timer) clearTimeout(k.timer);
   k.timer = undefined;
   const fed = k.fed;
+  const bits = k.fedBits;
   k.fed = [];
+  k.fedBits = new Map();
   if (fed.length === 0) return true;
   try {
-    // The search bits are worked out here, from the text (the writer's thread is the busier one).
-    k.db.insertFolded(fed, searchBits(fed));
+    k.db.insertFolded(fed, bits);
     return true;
   } catch {
     if (kept === k) kept = undefined;
@@ -206,6 +211,11 @@ export function feedDatabase(feed: WriteOutFeed): void {
   const facts = JSON.parse(feed.facts) as FoldFacts[];
   if (!lines || facts.length !== feed.events) return;
   for (let i = next - feed.firstSeq; i < lines.length; i++) k.fed.push({ seq: feed.firstSeq + i, hash: lines[i]!.hash, body: lines[i]!.body, facts: facts[i]! });
+  for (const [block, b] of feed.bits) {
+    const into = k.fedBits.get(block);
+    if (!into) k.fedBits.set(block, b);
+    else for (let i = 0; i < into.length; i++) into[i]! |= b[i]!;
+  }
   if (k.fed.length >= FEED_BATCH) insertFed(k);
   else if (k.fed.length > 0 && !k.timer) {
     k.timer = setTimeout(() => insertFed(k), FEED_DELAY_MS);
@@ -245,7 +255,7 @@ export async function writeOutDatabase(job: WriteOutJob, options: { keep?: boole
     return { lastSeq: db.maxSeq };
   } finally {
     // Kept only when it is known to equal the file on disk; after a failure nothing is trusted.
-    if (options.keep && ok && file) kept = { dbPath, db, file, fileSeq, fed: [] };
+    if (options.keep && ok && file) kept = { dbPath, db, file, fileSeq, fed: [], fedBits: new Map() };
     else db.close();
   }
 }
@@ -327,7 +337,8 @@ export class WriteOutThread {
       at += c.length;
     }
     const facts = JSON.stringify(records.map((r) => foldFacts(r.event)));
-    worker.postMessage({ kind: 'feed', stateDir, lines, facts, events, firstSeq: records[0]!.seq } satisfies WriteOutMessage, [lines.buffer]);
+    const bits = [...searchBits(records)];
+    worker.postMessage({ kind: 'feed', stateDir, lines, facts, bits, events, firstSeq: records[0]!.seq } satisfies WriteOutMessage, [lines.buffer, ...bits.map(([, b]) => b.buffer as ArrayBuffer)]);
     this.idle?.refresh();
     return true;
   }
