@@ -129,9 +129,11 @@ const ROOM_MIN = 16 * MB;
 const RELOAD_MAX = 256 * MB;
 /**
  * Room to grow into after a database loaded here (see AuditDatabase.fromBytes): half its size (within bounds), a
- * quarter for a large one — about what the events up to the next write-out take (a write-out every quarter of the log).
+ * third for a large one — what the events up to the next write-out take (a write-out every quarter of the log, and
+ * the events that came before it started), so that sql.js does not copy the whole file to grow it once more (at a
+ * million events that copy alone held ~400 MB more at its peak than the larger room does).
  */
-const roomFor = (size: number) => Math.min(256 * MB, Math.max(ROOM_MIN, Math.ceil(size / (size > RELOAD_MAX ? 4 : 2))));
+const roomFor = (size: number) => Math.min(256 * MB, Math.max(ROOM_MIN, Math.ceil(size / (size > RELOAD_MAX ? 3 : 2))));
 
 /** The database file with the identity it had when read (through the same open file); undefined when there is none. */
 async function loadFile(dbPath: string): Promise<{ db: AuditDatabase; file: FileIdentity } | undefined> {
