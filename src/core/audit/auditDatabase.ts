@@ -69,7 +69,6 @@ ${KIND_INDEX_SQL};
 CREATE TABLE text_blocks (block INTEGER PRIMARY KEY, bits BLOB NOT NULL);
 `;
 
-
 /** Added after the first release; created when a database without it is loaded (its bits are then filled in). */
 const TEXT_BLOCKS_TABLE = 'CREATE TABLE IF NOT EXISTS text_blocks (block INTEGER PRIMARY KEY, bits BLOB NOT NULL)';
 
