@@ -9,7 +9,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { AuditDatabase, SCHEMA_VERSION } from '../../src/core/audit/auditDatabase';
 import { AuditError } from '../../src/core/audit/auditError';
-import { nodeJournalIo } from '../../src/core/audit/auditJournal';
+import { collectAfter, nodeJournalIo } from '../../src/core/audit/auditJournal';
 import { AuditLog, verifyAuditLog } from '../../src/core/audit/auditLog';
 import { acks, journalLines, removeDir, sampleEvent, startWriter, tempStateDir, writeJournalLines } from '../fixtures/auditTestKit';
 
@@ -84,6 +84,28 @@ describe('AuditLog recovery and bad input', function () {
     assert.ok(!fs.existsSync(join(dir, 'audit.journal.new')), 'the half-made file is gone');
     const v = await verifyAuditLog(dir);
     assert.ok(v.ok && v.events === 1, v.message);
+  });
+
+  it("a journal's temporary name left behind by a writer killed right after naming the journal never lets a later journal be written over it once it is rotated", async () => {
+    // A writer makes the journal under a temporary name, links it to its real name, then removes the temporary one.
+    // Killed between the last two steps, it leaves the journal with a second name. That journal is later rotated
+    // into a segment; the next journal made must not reuse (and truncate) the file behind that second name.
+    await logWith(dir, 20, { persist: { onClose: false } });
+    const dead = Number(execFileSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' }));
+    fs.linkSync(join(dir, 'audit.journal'), join(dir, 'audit.journal.new')); // the temporary name of earlier versions
+    fs.linkSync(join(dir, 'audit.journal'), join(dir, `audit.journal.tmp-${dead}-0badc0de`));
+    const log = await AuditLog.open(dir, { persist: { onClose: false } });
+    for (let i = 21; i <= 30; i++) await log.append(sampleEvent(i));
+    await log.persist(); // rotates the journal (events 1–30) into a segment and starts a new one
+    for (let i = 31; i <= 35; i++) await log.append(sampleEvent(i));
+    await log.close();
+    assert.deepEqual(fs.readdirSync(dir).filter((n) => n.startsWith('audit.journal.')), [], 'no temporary name of the journal is left');
+    // The segment is the archive the database is rebuilt from: it must hold the rotated events, not the new journal.
+    assert.deepEqual(collectAfter(dir, 0, undefined).records.map((r) => r.seq), Array.from({ length: 30 }, (_, i) => i + 1));
+    fs.rmSync(join(dir, 'audit.sqlite'));
+    const v = await verifyAuditLog(dir);
+    assert.ok(v.ok && v.events === 35, v.message);
+    assert.deepEqual(await allSeqs(dir), Array.from({ length: 35 }, (_, i) => i + 1));
   });
 
   it('takes over the lock of a writer that died holding it, at once', async () => {

@@ -226,8 +226,13 @@ export const nodeJournalIo: JournalIo = {
  */
 function createWithHeader(path: string, createAfter: () => ChainHead): boolean {
   if (fs.existsSync(path)) return false;
-  const tmp = `${path}.new`;
-  const fd = fs.openSync(tmp, 'w');
+  // A temporary name of this writer's own, created new: a writer killed between linking its temporary file and
+  // removing that name leaves the journal with a second name, and that journal is later rotated into a segment.
+  // Opening the leftover for writing would truncate the segment. Leftovers are only ever unlinked (which leaves the
+  // file behind any other name alone): the name earlier versions used here, and dead writers' names (removeDeadTemps).
+  fs.rmSync(`${path}.new`, { force: true });
+  const tmp = tempName(path);
+  const fd = fs.openSync(tmp, 'wx');
   try {
     writeAll(fd, Buffer.from(encodeHeaderLine(createAfter())), tmp);
     fs.fsyncSync(fd);
