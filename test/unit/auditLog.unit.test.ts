@@ -628,7 +628,7 @@ describe('AuditLog', function () {
         try {
           const indexes = db.exec("SELECT name FROM sqlite_schema WHERE type = 'index' AND name LIKE 'events_%' ORDER BY name")[0]!.values.map((r) => String(r[0]));
           return { version: Number(db.exec('PRAGMA user_version')[0]!.values[0]![0]), indexes };
-        }  finally {
+        } finally {
           db.close();
         }
       };

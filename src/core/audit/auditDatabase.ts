@@ -11,7 +11,7 @@ import type { StoredEvent } from './auditJournal';
 import { asList } from './auditQuery';
 import type { AuditPage, AuditQuery, RunDetail, RunStatus, RunSummary, RunsQuery } from './auditQuery';
 import type { ChainChunk, ChainLocation, ChainVerifier } from './hashChain';
-import { addEventText, blockMayContain, blockOf, blockRange, covers, TEXT_BLOCK_BITS, termBits } from './textIndex';
+import { addBits, addEventText, blockMayContain, blockOf, blockRange, covers, TEXT_BLOCK_BITS, termBits } from './textIndex';
 
 export const DATABASE_FILE = 'audit.sqlite';
 /**
@@ -106,6 +106,8 @@ interface Driver {
 }
 const KIND_DIMS: ReadonlySet<Dim> = new Set(['type', 'decision', 'level']);
 const KIND_PREFIX = 'kind\u0000';
+
+const PUT_COUNT = 'INSERT OR REPLACE INTO value_counts (dim, value, n) VALUES (?, ?, ?)';
 
 /** Rows per INSERT statement: one statement for many rows saves most of sql.js's per-call overhead. */
 const INSERT_ROWS = 64;
@@ -424,8 +426,7 @@ export class AuditDatabase {
       }
       if (inRows > 0) this.stmt(insertSql(inRows)).run(rows);
       for (const [block, b] of bits) {
-        const into = this.textBlock(block);
-        for (let i = 0; i < into.length; i++) into[i]! |= b[i]!;
+        addBits(this.textBlock(block), b);
         textDirty.add(block);
       }
       const up = this.stmt(
@@ -435,7 +436,7 @@ export class AuditDatabase {
         up.run([u.id, u.runId, u.agent, u.status, u.reason ?? null, u.startedAt ?? null, u.endedAt ?? null, u.firstSeq, u.lastSeq, u.lastAt, u.events, u.toolCalls, u.denied, u.pending, u.approvals, u.alerts, u.costUsd]);
       }
       this.saveTextBlocks(textDirty);
-      const vc = this.stmt('INSERT OR REPLACE INTO value_counts (dim, value, n) VALUES (?, ?, ?)');
+      const vc = this.stmt(PUT_COUNT);
       for (const [dim, m] of counted) {
         for (const [value, n] of m) {
           const k = `${dim}\u0000${value}`;
@@ -465,7 +466,7 @@ export class AuditDatabase {
       `${V1_KIND_COLUMNS.map((c) => `DROP INDEX IF EXISTS events_${c};`).join(' ')} ${KIND_INDEX_SQL}; ` +
         `DELETE FROM value_counts WHERE dim IN (${V1_KIND_COLUMNS.map((c) => `'${c}'`).join(', ')}); PRAGMA user_version = ${SCHEMA_VERSION};`,
     );
-    const vc = this.stmt('INSERT OR REPLACE INTO value_counts (dim, value, n) VALUES (?, ?, ?)');
+    const vc = this.stmt(PUT_COUNT);
     for (const [type, decision, level, n] of this.db.exec('SELECT type, decision, level, count(*) FROM events GROUP BY type, decision, level')[0]?.values ?? []) {
       vc.run(['kind', kindKey(type ?? null, decision ?? null, level ?? null), n ?? 0]);
     }
@@ -943,8 +944,8 @@ export class AuditDatabase {
       while (s.step()) {
         const [seq, agent, type, tool, decision, level, runId, body] = s.get();
         const e = JSON.parse(String(body)) as Partial<AuditEvent>;
-        const f = foldFacts(e);
-        const want = [f[1], f[3], f[4], f[5], f[6], f[0]];
+        const [runIdOf, agentOf, , typeOf, toolOf, decisionOf, levelOf] = foldFacts(e);
+        const want = [agentOf, typeOf, toolOf, decisionOf, levelOf, runIdOf];
         const have = [agent, type, tool, decision, level, runId];
         const i = want.findIndex((w, k) => w !== have[k]);
         if (i >= 0) return { seq: Number(seq), detail: `its ${['agent', 'type', 'tool', 'decision', 'level', 'run'][i]} column disagrees with the event itself (the database was edited outside Airlock)` };

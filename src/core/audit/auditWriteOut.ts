@@ -16,6 +16,7 @@ import { Worker } from 'node:worker_threads';
 import { AuditDatabase, DATABASE_FILE, foldFacts, searchBits, type FoldFacts, type FoldRecord } from './auditDatabase';
 import { AuditError, type AuditErrorReason } from './auditError';
 import { collectAfter, readAll, splitRecordLines, writeFileAtomic, type StoredEvent } from './auditJournal';
+import { addBits } from './textIndex';
 
 export interface WriteOutJob {
   readonly stateDir: string;
@@ -216,7 +217,7 @@ export function feedDatabase(feed: WriteOutFeed): void {
   for (const [block, b] of feed.bits) {
     const into = k.fedBits.get(block);
     if (!into) k.fedBits.set(block, b);
-    else for (let i = 0; i < into.length; i++) into[i]! |= b[i]!;
+    else addBits(into, b);
   }
   if (k.fed.length >= FEED_BATCH) insertFed(k);
   else if (k.fed.length > 0 && !k.timer) {

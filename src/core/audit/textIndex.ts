@@ -63,6 +63,11 @@ export function blockMayContain(bits: Uint8Array, forms: readonly (readonly numb
   return forms.some((form) => form.every((bit) => (bits[bit >> 3]! & (1 << (bit & 7))) !== 0));
 }
 
+/** Sets in `into` every bit `from` has (the bits of more events of the same block). */
+export function addBits(into: Uint8Array, from: Uint8Array): void {
+  for (let i = 0; i < into.length; i++) into[i]! |= from[i]!;
+}
+
 /** Whether `stored` has every bit `expected` has (a block whose bits were cleared hides events from search). */
 export function covers(stored: Uint8Array, expected: Uint8Array): boolean {
   if (stored.length !== expected.length) return false;
